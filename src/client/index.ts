@@ -1,0 +1,1 @@
+export { McpClient, type McpClientOptions, type ClientHandlers, type CallOptions } from './client.js';
