@@ -64,8 +64,8 @@ export class ConnectionPool<C extends PoolConnection> implements AsyncDisposable
   #acquired = 0;
   #timeouts = 0;
   #connectFailures = 0;
-  /** Consecutive factory failures; drives the refill backoff. */
-  #failures = 0;
+  /** Refill rounds that failed in a row; the backoff doubles per round and resets on a success. */
+  #retryRound = 0;
   #refillTimer: unknown;
   #reapTimer: unknown;
   #drained: Promise<void> | undefined;
@@ -373,7 +373,7 @@ export class ConnectionPool<C extends PoolConnection> implements AsyncDisposable
     if (!late) {
       attempt.failed = true;
       this.#connecting--;
-      this.#failures = 0;
+      this.#retryRound = 0;
     }
     if (this.#state !== 'open') {
       void this.#destroyEntry(entry, this.#shutdownReason());
@@ -394,11 +394,10 @@ export class ConnectionPool<C extends PoolConnection> implements AsyncDisposable
     this.#connecting--;
     if (this.#state !== 'open') return; // Aborted by close()/destroy(): not a failure of the target.
     this.#connectFailures++;
-    this.#failures++;
     if (channels.error.hasSubscribers) channels.error.publish({ pool: this, phase: 'connect', error });
     // The caller this attempt was opened for is now uncovered. Fail it with the cause instead of
     // retrying for it, so a dead server costs each caller one attempt, never a tight loop.
-    if (this.#waiters.size > this.#supply()) this.#waiters.shift()?.reject(connectError(this.name, error));
+    
     this.#scheduleRefill();
   }
 
@@ -412,10 +411,8 @@ export class ConnectionPool<C extends PoolConnection> implements AsyncDisposable
   #scheduleRefill(): void {
     if (this.#state !== 'open' || this.#refillTimer !== undefined) return;
     if (this.#entries.size - this.#closing + this.#connecting >= this.#o.min) return;
-    const delay = Math.min(
-      this.#o.maxRetryDelayMs,
-      this.#o.retryDelayMs * 2 ** Math.min(this.#failures - 1, 30),
-    );
+    const delay = Math.min(this.#o.maxRetryDelayMs, this.#o.retryDelayMs * 2 ** Math.min(this.#retryRound, 30));
+    this.#retryRound++;
     this.#refillTimer = this.#o.clock.setTimeout(() => {
       this.#refillTimer = undefined;
       this.#ensureMin();

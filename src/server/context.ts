@@ -1,4 +1,4 @@
-import { MissingClientCapabilityError, McpError } from '../protocol/errors.js';
+import { InvalidParamsError, MissingClientCapabilityError, McpError } from '../protocol/errors.js';
 import type { RequestId } from '../protocol/jsonrpc.js';
 import type {
   ClientCapabilities,
@@ -37,7 +37,9 @@ export interface Exchange {
   /** A notification tied to this request (progress, logs); over HTTP it turns the response into SSE. */
   notify(method: string, params: Record<string, unknown>): Promise<void>;
   /** A server-to-client request tied to this request. Legacy era only. */
-  request?(method: string, params: Record<string, unknown>, signal: AbortSignal): Promise<Record<string, unknown>>;
+  request?: ((method: string, params: Record<string, unknown>, signal: AbortSignal) => Promise<Record<string, unknown>>) | undefined;
+  /** Ends the response stream early while the request keeps running (legacy HTTP: the client resumes with Last-Event-ID). */
+  closeStream?: (() => void) | undefined;
 }
 
 export type InputRequestSpec =
@@ -48,6 +50,17 @@ export type InputRequestSpec =
 /** Thrown inside a handler (2026-07-28) when it needs client input; the server turns it into `input_required`. */
 export class InputRequired {
   constructor(readonly requests: Record<string, InputRequestSpec>) {}
+}
+
+/** A client's answer to an input request must have the shape of that request's result (2026-07-28 retries). */
+function checkAnswer(key: string, method: InputRequestSpec['method'], answer: unknown): Record<string, unknown> {
+  const bad = (what: string) => new InvalidParamsError(`inputResponses.${key} is not a valid ${what}`);
+  if (typeof answer !== 'object' || answer === null || Array.isArray(answer)) throw bad(`${method} result`);
+  const value = answer as Record<string, unknown>;
+  if (method === 'elicitation/create' && !['accept', 'decline', 'cancel'].includes(value.action as string)) throw bad('elicitation result');
+  if (method === 'sampling/createMessage' && (typeof value.content !== 'object' || value.content === null)) throw bad('sampling result');
+  if (method === 'roots/list' && !Array.isArray(value.roots)) throw bad('roots/list result');
+  return value;
 }
 
 const LEVEL_RANK: Record<string, number> = Object.fromEntries(LOGGING_LEVELS.map((level, i) => [level, i]));
@@ -122,6 +135,14 @@ export class Call implements CallContext {
     await this.exchange.notify('notifications/progress', params);
   }
 
+  /**
+   * Legacy Streamable HTTP: closes this request's SSE stream now (after its priming event);
+   * the rest, including the result, is delivered when the client reconnects. No-op elsewhere.
+   */
+  closeSseStream(): void {
+    this.exchange.closeStream?.();
+  }
+
   elicit(params: ElicitParams): Promise<ElicitResult> {
     return this.input({ method: 'elicitation/create', params }) as Promise<ElicitResult>;
   }
@@ -146,7 +167,7 @@ export class Call implements CallContext {
     const out = {} as Record<K, Record<string, unknown>>;
     let missing: Record<string, InputRequestSpec> | undefined;
     for (const key of keys) {
-      if (key in this.answers) out[key] = this.answers[key] as Record<string, unknown>;
+      if (Object.hasOwn(this.answers, key)) out[key] = checkAnswer(key, (requests[key] as InputRequestSpec).method, this.answers[key]);
       else (missing ??= {})[key] = requests[key] as InputRequestSpec;
     }
     if (missing) {
@@ -162,10 +183,15 @@ export class Call implements CallContext {
     return result[key] as Record<string, unknown>;
   }
 
+  /** Whether the client declared a capability (per request in 2026-07-28, per session before). */
+  hasClientCapability(capability: keyof ClientCapabilities): boolean {
+    const caps = this.era === 'modern' ? this.clientCapabilities : (this.exchange.session?.clientCapabilities ?? {});
+    return caps[capability] !== undefined && caps[capability] !== null;
+  }
+
   private requireCapability(method: InputRequestSpec['method']): void {
     const capability = CAPABILITY_FOR[method];
-    const caps = this.era === 'modern' ? this.clientCapabilities : (this.exchange.session?.clientCapabilities ?? {});
-    if (caps[capability] === undefined) throw new MissingClientCapabilityError({ [capability]: {} });
+    if (!this.hasClientCapability(capability)) throw new MissingClientCapabilityError({ [capability]: {} });
   }
 
   private async legacyRequest(spec: InputRequestSpec): Promise<Record<string, unknown>> {

@@ -53,6 +53,7 @@ export interface RegisteredTool {
 }
 
 const NAME_RE = /^[A-Za-z0-9_.-]{1,128}$/;
+const HEADER_TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export function buildTool(name: string, config: ToolConfig<SchemaInput | undefined>, handler: RegisteredTool['handler']): RegisteredTool {
   if (typeof name !== 'string' || !NAME_RE.test(name)) {
@@ -71,9 +72,18 @@ export function buildTool(name: string, config: ToolConfig<SchemaInput | undefin
   if (config._meta !== undefined) wire._meta = config._meta;
   const headerParams: { argument: string; header: string }[] = [];
   const props = (input?.jsonSchema.properties ?? {}) as Record<string, Record<string, unknown>>;
+  const seen = new Set<string>();
   for (const [argument, schema] of Object.entries(props)) {
     const header = schema?.['x-mcp-header'];
-    if (typeof header === 'string' && header.length > 0) headerParams.push({ argument, header });
+    if (header === undefined) continue;
+    const option = `tool ${name} inputSchema.properties.${argument}["x-mcp-header"]`;
+    if (typeof header !== 'string' || !HEADER_TOKEN_RE.test(header)) throw new InvalidOptionError(option, 'must be a non-empty HTTP token');
+    if (!['string', 'integer', 'boolean'].includes(schema.type as string)) {
+      throw new InvalidOptionError(option, 'may only annotate string, integer or boolean properties');
+    }
+    if (seen.has(header.toLowerCase())) throw new InvalidOptionError(option, `duplicates header ${header}`);
+    seen.add(header.toLowerCase());
+    headerParams.push({ argument, header });
   }
   return {
     name,

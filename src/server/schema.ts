@@ -1,22 +1,25 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { InvalidOptionError } from '../protocol/errors.js';
 
-/** The Standard Schema v1 interface (zod >= 3.24, valibot, arktype), with the optional Standard JSON Schema extension. */
+/** The Standard Schema v1 interface (zod >= 3.24, valibot, arktype). Declared here so mcpkit never imports a schema library. */
 export interface StandardSchemaV1<Input = unknown, Output = Input> {
   readonly '~standard': {
     readonly version: 1;
     readonly vendor: string;
-    readonly validate: (value: unknown) => StandardResult<Output> | Promise<StandardResult<Output>>;
+    readonly validate: (value: unknown, options?: never) => StandardResult<Output> | Promise<StandardResult<Output>>;
     readonly types?: { readonly input: Input; readonly output: Output } | undefined;
-    readonly jsonSchema?: {
-      readonly input: (options: { target: string }) => Record<string, unknown>;
-      readonly output: (options: { target: string }) => Record<string, unknown>;
-    };
   };
 }
-type StandardResult<T> =
-  | { readonly value: T; readonly issues?: undefined }
-  | { readonly issues: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> }> };
+/** The Standard JSON Schema extension (zod >= 4.2): lets a schema describe itself as JSON Schema. */
+interface StandardJsonSchemaConverter {
+  readonly input: (options: { target: string }) => Record<string, unknown>;
+  readonly output: (options: { target: string }) => Record<string, unknown>;
+}
+type StandardIssue = {
+  readonly message: string;
+  readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
+};
+type StandardResult<T> = { readonly value: T; readonly issues?: undefined } | { readonly issues: ReadonlyArray<StandardIssue> };
 
 export type JsonSchema = Record<string, unknown>;
 export type SchemaInput = StandardSchemaV1 | JsonSchema;
@@ -43,7 +46,7 @@ export function isStandardSchema(value: unknown): value is StandardSchemaV1 {
   return typeof value === 'object' && value !== null && '~standard' in value;
 }
 
-function formatIssues(issues: ReadonlyArray<{ message: string; path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> }>): string {
+function formatIssues(issues: ReadonlyArray<StandardIssue>): string {
   return issues
     .slice(0, 5)
     .map((issue) => {
@@ -65,13 +68,14 @@ function fromStandardResult(result: StandardResult<unknown>): Validation {
 export function compileSchema(schema: SchemaInput, direction: 'input' | 'output', option: string): CompiledSchema {
   if (isStandardSchema(schema)) {
     const std = schema['~standard'];
-    if (!std.jsonSchema) {
+    const converter = (std as { jsonSchema?: StandardJsonSchemaConverter }).jsonSchema;
+    if (!converter) {
       throw new InvalidOptionError(
         option,
         `the ${std.vendor} schema cannot describe itself as JSON Schema (Standard JSON Schema); upgrade the library (zod >= 4.2) or pass a JSON Schema object`,
       );
     }
-    const jsonSchema = { ...std.jsonSchema[direction]({ target: 'draft-2020-12' }) };
+    const jsonSchema = { ...converter[direction]({ target: 'draft-2020-12' }) };
     if (jsonSchema.type !== 'object') {
       throw new InvalidOptionError(option, `must describe an object (got JSON Schema type ${JSON.stringify(jsonSchema.type)})`);
     }

@@ -67,7 +67,7 @@ export type MethodHandler = (call: Call) => Promise<Result>;
 
 /** Methods whose 2026-07-28 results are cacheable and carry `ttlMs`/`cacheScope`. */
 const CACHEABLE = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read', 'server/discover']);
-const LEGACY_ONLY = new Set(['initialize', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
+const LEGACY_ONLY = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
 const MODERN_ONLY = new Set(['subscriptions/listen']);
 
 export class McpServer {
@@ -212,6 +212,11 @@ export class McpServer {
     void this.bus.publish({ type: 'resources/updated', uri });
   }
 
+  /** Announces a list change without changing anything (e.g. the tool set is computed per caller). */
+  notifyListChanged(list: 'tools' | 'prompts' | 'resources'): void {
+    void this.bus.publish({ type: `${list}/list_changed` });
+  }
+
   private changed(type: 'tools/list_changed' | 'prompts/list_changed' | 'resources/list_changed'): void {
     this.version++;
     void this.bus.publish({ type });
@@ -243,7 +248,7 @@ export class McpServer {
     if (session?.protocolVersion !== undefined) {
       if (MODERN_ONLY.has(method)) return Promise.reject(new MethodNotFoundError(method));
       call = new Call(request.id, method, params, 'legacy', session.protocolVersion, session.clientInfo, exchange, this.logger);
-    } else if (method === 'initialize' || (method === 'ping' && getMeta(params)?.[META.protocolVersion] === undefined)) {
+    } else if ((method === 'initialize' || method === 'ping') && getMeta(params)?.[META.protocolVersion] === undefined) {
       call = new Call(request.id, method, params, 'legacy', LATEST_PROTOCOL_VERSION, undefined, exchange, this.logger);
     } else {
       const meta = getMeta(params);
