@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MissingClientCapabilityError } from '../../src/protocol/errors.js';
+import { ErrorCode, McpError, MissingClientCapabilityError } from '../../src/protocol/errors.js';
 import type { ElicitParams } from '../../src/protocol/types.js';
 import { McpServer, type McpServerOptions } from '../../src/server/server.js';
 import type { HandlerContext } from '../../src/server/registry.js';
@@ -40,6 +40,7 @@ export function createEverythingServer(options: Partial<McpServerOptions> = {}):
     version: '0.1.0',
     title: 'mcpkit everything server',
     instructions: 'A test server exposing every MCP feature: tools, resources, templates, prompts, completions.',
+    tasks: true,
     ...options,
   });
 
@@ -261,6 +262,63 @@ export function createEverythingServer(options: Partial<McpServerOptions> = {}):
     }
     return 'The client declared no capability to ask with.';
   });
+
+  // ----------------------------------------------------------------- tasks extension fixtures
+  server.tool(
+    'greet',
+    { description: 'Greets synchronously (never a task)', inputSchema: z.object({ name: z.string() }) },
+    ({ name }) => `Hello, ${name}!`,
+  );
+  server.tool(
+    'slow_compute',
+    {
+      description: 'Computes for the given number of seconds; runs as a task when the client supports tasks',
+      inputSchema: z.object({ seconds: z.number().min(0).max(600), label: z.string().optional() }),
+      taskSupport: 'optional',
+    },
+    async ({ seconds, label }, ctx) => {
+      await sleep(seconds * 1000, ctx.signal);
+      return `Computed ${label ?? 'result'} after ${seconds} s`;
+    },
+  );
+  server.tool('failing_job', { description: 'A task whose tool fails (isError result)', taskSupport: 'required' }, async (_args, ctx) => {
+    await sleep(1000, ctx.signal);
+    throw new Error('The job failed while processing');
+  });
+  server.tool('protocol_error_job', { description: 'A task that ends with a protocol error', taskSupport: 'required' }, async (_args, ctx) => {
+    await sleep(200, ctx.signal);
+    throw new McpError(ErrorCode.InternalError, 'The job hit a protocol-level failure');
+  });
+  server.tool(
+    'confirm_delete',
+    { description: 'Asks for confirmation inside a task', inputSchema: z.object({ filename: z.string() }), taskSupport: 'optional' },
+    async ({ filename }, ctx) => {
+      const { confirm } = await ctx.inputs({
+        confirm: { method: 'elicitation/create', params: elicitForm(`Delete ${filename}?`, { confirm: { type: 'boolean' } }, ['confirm']) },
+      });
+      const yes = (confirm.content as { confirm?: boolean } | undefined)?.confirm === true;
+      return yes ? `Deleted ${filename}` : `Kept ${filename}`;
+    },
+  );
+  server.tool('multi_input', { description: 'Asks two questions at once inside a task', taskSupport: 'optional' }, async (_args, ctx) => {
+    const answers = await ctx.inputs({
+      first: { method: 'elicitation/create', params: elicitForm('First question?', { answer: { type: 'string' } }, ['answer']) },
+      second: { method: 'elicitation/create', params: elicitForm('Second question?', { answer: { type: 'string' } }, ['answer']) },
+    });
+    return `Answers: ${JSON.stringify(answers.first.content)} ${JSON.stringify(answers.second.content)}`;
+  });
+  server.tool(
+    'test_tool_with_task',
+    { description: 'Asks for a name (input_required), then finishes as a task', taskSupport: 'required', deferTask: true },
+    async (_args, ctx) => {
+      const { user_name } = await ctx.inputs({ user_name: nameQuestion });
+      const name = (user_name.content as { name?: string } | undefined)?.name;
+      return ctx.runTask(async (task) => {
+        await sleep(100, task.signal);
+        return `Hello, ${String(name)}! (from a task)`;
+      });
+    },
+  );
 
   // ----------------------------------------------------------------- resources (static-text first: the caching scenario reads resources[0])
   server.resource('test://static-text', { name: 'static-text', description: 'A static text resource', mimeType: 'text/plain' }, () =>

@@ -91,7 +91,7 @@ interface Applicable {
  *     query_database: new RateLimitConfig(10, 60_000),        // 10/min
  *     get_status: new RateLimitConfig(100, 60_000).withAction('warn'),
  *   },
- *   store: new RedisRateLimitStore({ url: process.env.REDIS_URL }),
+ *   store: new RedisRateLimitStore({ url: 'redis://redis:6379', onStoreError: 'fail-open' }),
  * });
  * ```
  *

@@ -86,6 +86,10 @@ export class Call implements CallContext {
   /** Inputs a handler asked for that have no answer yet. */
   missing: Record<string, InputRequestSpec> | undefined = undefined;
   handlerState: unknown = undefined;
+  /** Set when this call runs inside a task: inputs come through tasks/update instead of input_required. */
+  taskInputs: ((requests: Record<string, InputRequestSpec>) => Promise<Record<string, Record<string, unknown>>>) | undefined = undefined;
+  /** Set when the request may become a task (tasks extension declared, tool allows it). */
+  taskRunner: ((run: (taskCall: Call) => Promise<unknown>) => never) | undefined = undefined;
   private inputCounter = 0;
 
   constructor(
@@ -160,6 +164,7 @@ export class Call implements CallContext {
   async inputs<K extends string>(requests: Record<K, InputRequestSpec>): Promise<Record<K, Record<string, unknown>>> {
     const keys = Object.keys(requests) as K[];
     for (const key of keys) this.requireCapability((requests[key] as InputRequestSpec).method);
+    if (this.taskInputs) return (await this.taskInputs(requests)) as Record<K, Record<string, unknown>>;
     if (this.era === 'legacy') {
       const values = await Promise.all(keys.map((key) => this.legacyRequest(requests[key] as InputRequestSpec)));
       return Object.fromEntries(keys.map((key, i) => [key, values[i]])) as Record<K, Record<string, unknown>>;
@@ -181,6 +186,16 @@ export class Call implements CallContext {
     const key = `${spec.method.split('/')[0]}-${this.inputCounter++}`;
     const result = await this.inputs({ [key]: spec });
     return result[key] as Record<string, unknown>;
+  }
+
+  /**
+   * Continues the rest of the work as a task when the client declared the tasks extension
+   * (the caller gets a CreateTaskResult and polls); otherwise runs it inline. Lets a tool
+   * gather input with input_required first and go long-running afterwards.
+   */
+  runTask<T>(work: (ctx: Call) => Promise<T>): Promise<T> {
+    if (this.taskRunner) this.taskRunner(work as (taskCall: Call) => Promise<unknown>);
+    return work(this);
   }
 
   /** Whether the client declared a capability (per request in 2026-07-28, per session before). */

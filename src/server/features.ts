@@ -1,4 +1,4 @@
-import { ErrorCode, InvalidParamsError, McpError } from '../protocol/errors.js';
+import { ErrorCode, InvalidParamsError, McpError, MissingClientCapabilityError } from '../protocol/errors.js';
 import { paginate } from '../protocol/cursor.js';
 import { META } from '../protocol/meta.js';
 import type { SubscriptionFilter } from '../protocol/types.js';
@@ -6,6 +6,8 @@ import { type Call, InputRequired } from './context.js';
 import type { Result } from './middleware.js';
 import { NOTIFICATION_METHOD } from './notifications.js';
 import { RequestStateCodec } from './request-state.js';
+import { TaskStarted } from './tasks.js';
+import { TASKS_EXTENSION } from '../protocol/meta.js';
 import {
   type RegisteredTemplate,
   checkPromptArgs,
@@ -89,6 +91,7 @@ async function withInputs(
     result = await run();
   } catch (err) {
     if (err instanceof InputRequired) return inputRequiredResult(server, call, digest, err.requests);
+    if (err instanceof TaskStarted) return err.result;
     if (err instanceof McpError || !onError) throw err;
     result = onError(err);
   }
@@ -125,6 +128,23 @@ export function registerFeatureMethods(server: McpServer): void {
     checkScopes(call, tool.scopes);
     const rawArgs = call.params.arguments ?? {};
     if (!isObject(rawArgs)) throw new InvalidParamsError('tools/call "arguments" must be an object');
+    const tasks = server.tasks;
+    const asTask = tasks !== undefined && tool.taskSupport !== 'forbidden' && tasks.declared(call);
+    if (tool.taskSupport === 'required' && call.era === 'modern' && !asTask) {
+      throw new MissingClientCapabilityError({ extensions: { [TASKS_EXTENSION]: {} } });
+    }
+    const toolError = (err: unknown) => {
+      call.logger.debug({ err, tool: name }, 'tool handler threw');
+      return errorResult(err instanceof Error ? err.message : String(err)) as Result;
+    };
+    const execute = async (ctx: Call, args: Record<string, unknown>): Promise<Result> => {
+      try {
+        return (await toToolResult(tool, await tool.handler(args, ctx))) as Result;
+      } catch (err) {
+        if (err instanceof McpError || err instanceof InputRequired || err instanceof TaskStarted || ctx !== call) throw err;
+        return toolError(err);
+      }
+    };
     return withInputs(
       server,
       call,
@@ -136,7 +156,25 @@ export function registerFeatureMethods(server: McpServer): void {
           if (!checked.ok) return errorResult(`Invalid arguments for tool ${name}: ${checked.message}`) as Result;
           args = checked.value as Record<string, unknown>;
         }
-        return (await toToolResult(tool, await tool.handler(args, call))) as Result;
+        if (asTask && tasks) {
+          const wrap = async (taskCall: Call, work: () => Promise<unknown>): Promise<Result> => {
+            try {
+              return (await toToolResult(tool, (await work()) as never)) as Result;
+            } catch (err) {
+              if (err instanceof McpError) throw err;
+              return toolError(err);
+            }
+          };
+          if (tool.deferTask) {
+            // The handler gathers input first (input_required), then calls ctx.runTask().
+            call.taskRunner = (work) => {
+              throw new TaskStarted(tasks.start(call, (taskCall) => wrap(taskCall, () => work(taskCall))));
+            };
+          } else {
+            return tasks.start(call, (taskCall) => wrap(taskCall, () => tool.handler(args, taskCall) as Promise<unknown>));
+          }
+        }
+        return execute(call, args);
       },
       (err) => {
         call.logger.debug({ err, tool: name }, 'tool handler threw');

@@ -30,6 +30,8 @@ export interface ToolConfig<S extends SchemaInput | undefined = undefined> {
   icons?: Icon[];
   /** Task support (tasks extension): 'forbidden' (default), 'optional', 'required'. */
   taskSupport?: 'forbidden' | 'optional' | 'required';
+  /** The handler decides when the task starts by calling `ctx.runTask()` (after gathering input). */
+  deferTask?: boolean;
   /** OAuth scopes the caller must hold (checked when the request is authenticated). */
   scopes?: readonly string[];
   _meta?: Meta;
@@ -48,6 +50,7 @@ export interface RegisteredTool {
   readonly handler: (args: Record<string, unknown>, ctx: HandlerContext) => ToolReturn | Promise<ToolReturn>;
   readonly scopes: readonly string[] | undefined;
   readonly taskSupport: 'forbidden' | 'optional' | 'required';
+  readonly deferTask: boolean;
   /** `x-mcp-header` mirrors: argument name -> header suffix (`Mcp-Param-<suffix>`). */
   readonly headerParams: ReadonlyArray<{ argument: string; header: string }>;
 }
@@ -93,6 +96,7 @@ export function buildTool(name: string, config: ToolConfig<SchemaInput | undefin
     handler,
     scopes: config.scopes,
     taskSupport: config.taskSupport ?? 'forbidden',
+    deferTask: config.deferTask ?? false,
     headerParams,
   };
 }

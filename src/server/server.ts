@@ -37,6 +37,7 @@ import {
   buildTool,
 } from './registry.js';
 import { RequestStateCodec } from './request-state.js';
+import { TaskManager, type TasksOptions } from './tasks.js';
 import type { SchemaInput } from './schema.js';
 
 export interface McpServerOptions {
@@ -59,6 +60,8 @@ export interface McpServerOptions {
   bus?: NotificationBus;
   /** Legacy versions accepted by `initialize` (default: all four). */
   legacyVersions?: readonly string[];
+  /** Enables the tasks extension (2026-07-28). */
+  tasks?: boolean | TasksOptions;
   /** Whether handler exceptions show their message in JSON-RPC internal errors (default false). */
   exposeInternalErrors?: boolean;
 }
@@ -88,6 +91,7 @@ export class McpServer {
   readonly prompts = new Map<string, RegisteredPrompt>();
   private readonly methods = new Map<string, MethodHandler>();
   private readonly middleware: Middleware[] = [];
+  readonly tasks: TaskManager | undefined;
   private pipeline: ((call: Call) => Promise<Result>) | undefined;
   private readonly closeListeners = new Set<() => void>();
   private closed = false;
@@ -127,6 +131,7 @@ export class McpServer {
     this.exposeInternalErrors = options.exposeInternalErrors ?? false;
     this.registerCoreMethods();
     registerFeatureMethods(this);
+    this.tasks = options.tasks ? new TaskManager(this, options.tasks === true ? {} : options.tasks) : undefined;
   }
 
   // ------------------------------------------------------------ registration
@@ -361,6 +366,7 @@ export class McpServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.tasks?.close();
     for (const fn of [...this.closeListeners]) fn();
     this.closeListeners.clear();
     await this.bus.close?.();
