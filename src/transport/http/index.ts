@@ -5,3 +5,5 @@ export { MemoryEventStore, SessionManager, HttpSession, type EventStore } from '
 export { SseStream, SSE_HEADERS } from './sse.js';
 export { NodeIO, type HttpIO, type StreamSink } from './io.js';
 export { encodeHeaderValue, decodeHeaderValue } from './headers.js';
+export { StreamableHttpClientTransport, type StreamableHttpClientOptions } from './client.js';
+export { SseParser, type SseEvent } from './sse-parser.js';
