@@ -1,19 +1,38 @@
 #!/usr/bin/env node
-import { createServer } from 'node:http';
+/**
+ * The example production server: the everything server with metrics, health, rate limiting
+ * and structured logs on. `--stdio` serves one client over stdin/stdout instead (logs go to stderr).
+ */
+import { ConfigError } from '../../src/runtime/config.js';
+import { createRuntimeLogger } from '../../src/runtime/logging.js';
+import { serve } from '../../src/runtime/serve.js';
 import { StdioServerTransport } from '../../src/transport/stdio/server.js';
-import { createNodeListener } from '../../src/transport/http/node.js';
 import { createEverythingServer } from './server.js';
 
-const server = createEverythingServer();
+const requestStateSecret = process.env.MCP_REQUEST_STATE_SECRET;
+const server = createEverythingServer(requestStateSecret ? { requestStateSecret } : {});
+
 if (process.argv.includes('--stdio')) {
-  await server.connect(new StdioServerTransport());
+  const logger = createRuntimeLogger({ level: process.env.MCP_LOG_LEVEL ?? 'warn', destination: 2 });
+  const connection = await server.connect(new StdioServerTransport());
+  logger.info({}, 'serving on stdio');
+  await connection.closed;
+  process.exit(0);
 } else {
-  const listener = createNodeListener(server);
-  const http = createServer(listener);
-  const port = Number(process.env.MCP_SERVER_PORT ?? 8080);
-  const host = process.env.MCP_SERVER_HOST ?? '127.0.0.1';
-  http.listen(port, host, () => {
-    const address = http.address();
-    process.stderr.write(`listening ${JSON.stringify(address)}\n`);
-  });
+  try {
+    await serve(server, {
+      defaults: { host: '0.0.0.0', port: 8080, rateLimit: { requests: 6000, windowSecs: 60, burst: 600 } },
+      rateLimit: {
+        // The guide's per-tool example: expensive tools get tighter budgets than cheap ones.
+        tools: { slow_compute: { requests: 10, windowMs: 60_000 }, test_simple_text: { requests: 6000, windowMs: 60_000 } },
+      },
+      auditLog: true,
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`mcpkit: configuration error: ${err.message}\n`);
+      process.exit(ConfigError.EXIT_CODE);
+    }
+    throw err;
+  }
 }

@@ -1,5 +1,6 @@
 import { LocalError } from '../protocol/errors.js';
 import { type DestroyReason, channels } from './pool/channels.js';
+import { runHealthCheck } from './pool/health.js';
 import { Lease, type LeaseOwner, type PooledConnection } from './pool/lease.js';
 import {
   type ConnectionPoolOptions,
@@ -8,7 +9,6 @@ import {
   resolveAcquireTimeout,
   resolvePoolOptions,
 } from './pool/options.js';
-import { runHealthCheck } from './pool/health.js';
 import {
   type AcquireOptions,
   type Attempt,
@@ -397,7 +397,7 @@ export class ConnectionPool<C extends PoolConnection> implements AsyncDisposable
     if (channels.error.hasSubscribers) channels.error.publish({ pool: this, phase: 'connect', error });
     // The caller this attempt was opened for is now uncovered. Fail it with the cause instead of
     // retrying for it, so a dead server costs each caller one attempt, never a tight loop.
-    
+    if (this.#waiters.size > this.#supply()) this.#waiters.shift()?.reject(connectError(this.name, error));
     this.#scheduleRefill();
   }
 
@@ -411,7 +411,10 @@ export class ConnectionPool<C extends PoolConnection> implements AsyncDisposable
   #scheduleRefill(): void {
     if (this.#state !== 'open' || this.#refillTimer !== undefined) return;
     if (this.#entries.size - this.#closing + this.#connecting >= this.#o.min) return;
-    const delay = Math.min(this.#o.maxRetryDelayMs, this.#o.retryDelayMs * 2 ** Math.min(this.#retryRound, 30));
+    const delay = Math.min(
+      this.#o.maxRetryDelayMs,
+      this.#o.retryDelayMs * 2 ** Math.min(this.#retryRound, 30),
+    );
     this.#retryRound++;
     this.#refillTimer = this.#o.clock.setTimeout(() => {
       this.#refillTimer = undefined;

@@ -8,12 +8,12 @@ import { InvalidOptionError } from '../../protocol/errors.js';
 export interface PoolConnection {
   close(): Promise<void>;
   /** True once the connection is dead (transport closed). Polled on acquire and release. */
-  readonly closed?: boolean;
+  readonly closed?: boolean | undefined;
   /**
    * Aborted when the connection dies. Lets the pool drop a dead idle connection (and refill
    * `min`) at once instead of discovering it on the next acquire.
    */
-  readonly closedSignal?: AbortSignal;
+  readonly closedSignal?: AbortSignal | undefined;
   /** EventEmitter-style alternative to `closedSignal`; the pool subscribes to `'close'`. */
   on?(event: 'close', listener: () => void): unknown;
   off?(event: 'close', listener: () => void): unknown;

@@ -496,6 +496,12 @@ export class StreamableHttpHandler {
     return this.requestTimeoutMs;
   }
 
+  /** Graceful shutdown, step one: refuse new sessions and end standalone GET streams (clients reconnect elsewhere). */
+  drain(): void {
+    this.closing = true;
+    for (const session of this.sessions?.values() ?? []) session.standalone?.close();
+  }
+
   /** Stops taking sessions; with `force`, ends every stream and session now. */
   async close(options: { force?: boolean } = {}): Promise<void> {
     this.closing = true;

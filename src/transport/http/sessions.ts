@@ -189,6 +189,10 @@ export class SessionManager {
     return this.sessions.size;
   }
 
+  values(): IterableIterator<HttpSession> {
+    return this.sessions.values();
+  }
+
   /** A new session, or undefined when at capacity (the caller answers 503). */
   create(): HttpSession | undefined {
     if (this.sessions.size >= this.maxSessions) {
