@@ -7,3 +7,4 @@ export { NodeIO, type HttpIO, type StreamSink } from './io.js';
 export { encodeHeaderValue, decodeHeaderValue } from './headers.js';
 export { StreamableHttpClientTransport, type StreamableHttpClientOptions } from './client.js';
 export { SseParser, type SseEvent } from './sse-parser.js';
+export { createTlsFetch, spkiPin, type TlsFetchOptions } from './tls-fetch.js';
