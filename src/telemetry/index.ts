@@ -16,7 +16,7 @@ export {
   prefersOpenMetrics,
   type Exposition,
 } from './exposition.js';
-export { MCP_METHODS, OTHER } from './labels.js';
+export { MCP_METHODS, type NameLookup, OTHER } from './labels.js';
 export {
   RemoteWriter,
   toTimeSeries,

@@ -30,6 +30,11 @@ export const MCP_METHODS: readonly string[] = [
   'roots/list',
 ];
 
+/** Anything with `has(name)`: a Set of names, or the server's own Map of registered tools/prompts. */
+export interface NameLookup {
+  has(name: string): boolean;
+}
+
 /**
  * Maps raw values (tool names, templates, error codes) to per-label records built once,
  * so the hot path is one Map lookup. A value gets its own label only while fewer than
@@ -43,13 +48,14 @@ export class LabelBinder<T> {
   constructor(
     private readonly make: (label: string) => T,
     private readonly max: number,
-    private readonly known?: () => ReadonlySet<string>,
+    private readonly known?: () => NameLookup,
   ) {
     this.other = make(OTHER);
   }
 
   get(raw: string | undefined): T {
-    if (raw === undefined) return this.other;
+    // A real value spelled `other` shares the overflow record rather than minting a duplicate series.
+    if (raw === undefined || raw === OTHER) return this.other;
     const hit = this.admitted.get(raw);
     if (hit !== undefined) return hit;
     if (this.admitted.size >= this.max) return this.other;

@@ -1,14 +1,15 @@
 import {
   Counter,
   Gauge,
-  Histogram,
+  type Metric,
   Registry,
   collectDefaultMetrics as collectProcessMetrics,
 } from 'prom-client';
 import { ErrorCode, InvalidOptionError, McpError } from '../protocol/errors.js';
 import type { CallContext, Middleware, Result } from '../server/middleware.js';
+import { CellHistogram, type CounterCell, CounterCells, type HistogramCell } from './cells.js';
 import { type Exposition, prefersOpenMetrics, renderRegistry } from './exposition.js';
-import { LabelBinder, MCP_METHODS } from './labels.js';
+import { LabelBinder, MCP_METHODS, type NameLookup } from './labels.js';
 
 /**
  * Series names as Prometheus stores them. Every counter ends in `_total`: OpenMetrics
@@ -50,14 +51,14 @@ export interface MetricsOptions {
   collectDefaultMetrics?: boolean;
   /** Upper bounds of the duration histogram, in seconds, ascending. */
   buckets?: readonly number[];
-  /** Registered tool names; other names are labelled `other`. */
-  knownTools?: () => ReadonlySet<string>;
-  /** Registered prompt names; other names are labelled `other`. */
-  knownPrompts?: () => ReadonlySet<string>;
+  /** Registered tool names, e.g. `() => server.tools`; other names are labelled `other`. */
+  knownTools?: () => NameLookup;
+  /** Registered prompt names, e.g. `() => server.prompts`; other names are labelled `other`. */
+  knownPrompts?: () => NameLookup;
   /** Most distinct values per bounded label (tool, prompt, template, error code); default 100. */
   maxLabelValues?: number;
   /** Methods beyond the standard MCP ones that get their own `method` label. */
-  extraMethods?: Iterable<string>;
+  extraMethods?: readonly string[];
   /**
    * Count `RateLimited` errors that pass through the middleware as rejections (default true).
    * Turn off when the rate limiter reports through `rateLimitRejected()` itself.
@@ -81,9 +82,6 @@ export interface Metrics {
   rateLimitRejected(tool?: string): void;
 }
 
-interface Inc {
-  inc(): void;
-}
 interface GaugeChild {
   inc(): void;
   dec(): void;
@@ -96,17 +94,17 @@ const KIND_PROMPT = 3;
 
 interface MethodRecord {
   kind: number;
-  ok: Inc;
-  error: Inc;
-  observe: (seconds: number) => void;
-  codes: LabelBinder<Inc>;
+  ok: CounterCell;
+  error: CounterCell;
+  duration: HistogramCell;
+  codes: LabelBinder<CounterCell>;
 }
 
 interface ToolRecord {
-  ok: Inc;
-  toolError: Inc;
-  protocolError: Inc;
-  rateLimited: Inc;
+  ok: CounterCell;
+  toolError: CounterCell;
+  protocolError: CounterCell;
+  rateLimited: CounterCell;
 }
 
 function kindOf(method: string): number {
@@ -141,9 +139,18 @@ function validate(options: MetricsOptions): void {
   if (maxLabelValues !== undefined && (!Number.isInteger(maxLabelValues) || maxLabelValues < 1)) {
     throw new InvalidOptionError('maxLabelValues', 'must be a positive integer');
   }
+  if (options.extraMethods !== undefined) {
+    if (!Array.isArray(options.extraMethods)) {
+      throw new InvalidOptionError('extraMethods', 'must be an array of method names');
+    }
+    for (const m of options.extraMethods) {
+      if (typeof m !== 'string' || m === '')
+        throw new InvalidOptionError('extraMethods', 'must be non-empty strings');
+    }
+  }
   for (const key of ['knownTools', 'knownPrompts'] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'function') {
-      throw new InvalidOptionError(key, 'must be a function returning a Set of names');
+      throw new InvalidOptionError(key, 'must be a function returning a Set or Map of names');
     }
   }
   if (registry !== undefined) {
@@ -185,31 +192,45 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     collectProcessMetrics({ register: registry, prefix });
   }
 
-  const requests = new Counter({
-    name: name(METRIC_NAMES.requests),
-    help: 'MCP requests handled, by method and outcome (error = answered with a JSON-RPC error).',
-    labelNames: ['method', 'status'],
-    registers,
-  });
-  const duration = new Histogram({
-    name: name(METRIC_NAMES.requestDuration),
-    help: 'Time from request dispatch to result or error, in seconds.',
-    labelNames: ['method'],
-    buckets: [...(options.buckets ?? DEFAULT_DURATION_BUCKETS)],
-    registers,
-  });
-  const errors = new Counter({
-    name: name(METRIC_NAMES.errors),
-    help: 'Requests answered with a JSON-RPC error, by method and error code.',
-    labelNames: ['method', 'code'],
-    registers,
-  });
-  const rateLimit = new Counter({
-    name: name(METRIC_NAMES.rateLimitRejections),
-    help: 'Requests rejected by a rate limit, by tool (global for limits not tied to a tool).',
-    labelNames: ['tool'],
-    registers,
-  });
+  // Counters record into cells on the hot path and are folded in when prom-client collects.
+  const counter = (n: string, help: string, labelNames: string[]): CounterCells => {
+    const cells = new CounterCells();
+    cells.bind(new Counter({ name: name(n), help, labelNames, registers, collect: cells.flush }));
+    return cells;
+  };
+  const requests = counter(
+    METRIC_NAMES.requests,
+    'MCP requests handled, by method and outcome (error = answered with a JSON-RPC error).',
+    ['method', 'status'],
+  );
+  const errors = counter(
+    METRIC_NAMES.errors,
+    'Requests answered with a JSON-RPC error, by method and error code.',
+    ['method', 'code'],
+  );
+  const rateLimit = counter(
+    METRIC_NAMES.rateLimitRejections,
+    'Requests rejected by a rate limit, by tool (global for limits not tied to a tool).',
+    ['tool'],
+  );
+  const tools = counter(
+    METRIC_NAMES.toolInvocations,
+    'tools/call requests by tool and outcome (ok, tool_error = result.isError, protocol_error).',
+    ['tool', 'outcome'],
+  );
+  const reads = counter(
+    METRIC_NAMES.resourceReads,
+    'resources/read requests by matched URI template (static for fixed resources).',
+    ['template'],
+  );
+  const prompts = counter(METRIC_NAMES.promptGets, 'prompts/get requests by prompt.', ['prompt']);
+  const duration = new CellHistogram(
+    name(METRIC_NAMES.requestDuration),
+    'Time from request dispatch to result or error, in seconds.',
+    ['method'],
+    options.buckets ?? DEFAULT_DURATION_BUCKETS,
+  );
+  registry.registerMetric(duration as unknown as Metric);
   const connections = new Gauge({
     name: name(METRIC_NAMES.activeConnections),
     help: 'Open transport connections, by transport.',
@@ -226,53 +247,34 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     help: 'Open SSE/response streams.',
     registers,
   });
-  const tools = new Counter({
-    name: name(METRIC_NAMES.toolInvocations),
-    help: 'tools/call requests by tool and outcome (ok, tool_error = result.isError, protocol_error).',
-    labelNames: ['tool', 'outcome'],
-    registers,
-  });
-  const reads = new Counter({
-    name: name(METRIC_NAMES.resourceReads),
-    help: 'resources/read requests by matched URI template (static for fixed resources).',
-    labelNames: ['template'],
-    registers,
-  });
-  const prompts = new Counter({
-    name: name(METRIC_NAMES.promptGets),
-    help: 'prompts/get requests by prompt.',
-    labelNames: ['prompt'],
-    registers,
-  });
 
-  // Children are bound once per label set: the hot path never builds a label object.
+  // Cells are bound once per label set: the hot path never builds a label object.
   const methodRecord = (method: string): MethodRecord => ({
     kind: kindOf(method),
-    ok: requests.labels(method, 'ok'),
-    error: requests.labels(method, 'error'),
-    observe: duration.labels(method).observe,
-    codes: new LabelBinder((code) => errors.labels(method, code), max),
+    ok: requests.cell({ method, status: 'ok' }),
+    error: requests.cell({ method, status: 'error' }),
+    duration: duration.cell({ method }),
+    codes: new LabelBinder((code) => errors.cell({ method, code }), max),
   });
-  const methodNames = new Set<string>(MCP_METHODS);
-  for (const m of options.extraMethods ?? []) {
-    if (typeof m !== 'string' || m === '')
-      throw new InvalidOptionError('extraMethods', 'must be non-empty strings');
-    methodNames.add(m);
-  }
+  const methodNames = new Set<string>([...MCP_METHODS, ...(options.extraMethods ?? [])]);
   const methods = new LabelBinder(methodRecord, methodNames.size, () => methodNames);
   const toolRecords = new LabelBinder<ToolRecord>(
     (tool) => ({
-      ok: tools.labels(tool, 'ok'),
-      toolError: tools.labels(tool, 'tool_error'),
-      protocolError: tools.labels(tool, 'protocol_error'),
-      rateLimited: rateLimit.labels(tool),
+      ok: tools.cell({ tool, outcome: 'ok' }),
+      toolError: tools.cell({ tool, outcome: 'tool_error' }),
+      protocolError: tools.cell({ tool, outcome: 'protocol_error' }),
+      rateLimited: rateLimit.cell({ tool }),
     }),
     max,
     options.knownTools,
   );
-  const templates = new LabelBinder<Inc>((t) => reads.labels(t), max);
-  const promptRecords = new LabelBinder<Inc>((p) => prompts.labels(p), max, options.knownPrompts);
-  const globalRateLimited = rateLimit.labels('global');
+  const templates = new LabelBinder<CounterCell>((template) => reads.cell({ template }), max);
+  const promptRecords = new LabelBinder<CounterCell>(
+    (prompt) => prompts.cell({ prompt }),
+    max,
+    options.knownPrompts,
+  );
+  const globalRateLimited = rateLimit.cell({ tool: 'global' });
   const transportSet = new Set(TRANSPORTS);
   const transports = new LabelBinder<GaugeChild>(
     (t) => connections.labels(t),
@@ -283,7 +285,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   let sessionCount = 0;
   let streamCount = 0;
 
-  const templateOf = (ctx: CallContext, ok: boolean): string | undefined => {
+  const templateOf = (ctx: CallContext, ok: boolean): string => {
     const t = ctx.state.get(RESOURCE_TEMPLATE_STATE_KEY);
     if (typeof t === 'string') return t;
     return ok ? 'static' : 'unmatched';
@@ -291,7 +293,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 
   const succeeded = (m: MethodRecord, ctx: CallContext, result: Result, seconds: number): void => {
     m.ok.inc();
-    m.observe(seconds);
+    m.duration.observe(seconds);
     if (m.kind === KIND_NONE) return;
     if (m.kind === KIND_TOOL) {
       const t = toolRecords.get(ctx.target);
@@ -304,7 +306,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     // Anything but an McpError reaches the wire as InternalError; count what the client saw.
     const code = err instanceof McpError ? err.code : ErrorCode.InternalError;
     m.error.inc();
-    m.observe(seconds);
+    m.duration.observe(seconds);
     m.codes.get(String(code)).inc();
     const limited = countRateLimitErrors && code === ErrorCode.RateLimited;
     if (m.kind === KIND_TOOL) {

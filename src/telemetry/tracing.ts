@@ -103,6 +103,18 @@ function spanName(method: string, target: string | undefined, withUri: boolean):
   return method;
 }
 
+/** The tool/prompt name or resource URI a request names in its params. */
+function paramsTarget(method: string, params: Record<string, unknown> | undefined): string | undefined {
+  const key =
+    method === 'tools/call' || method === 'prompts/get'
+      ? 'name'
+      : method.startsWith('resources/')
+        ? 'uri'
+        : undefined;
+  const v = key === undefined ? undefined : params?.[key];
+  return typeof v === 'string' ? v : undefined;
+}
+
 function targetAttributes(a: Attributes, method: string, target: string | undefined): void {
   if (target === undefined) return;
   if (method === 'tools/call') {
@@ -131,11 +143,11 @@ function networkAttributes(a: Attributes, transport: TransportKind | undefined):
   }
 }
 
-function serverAttributes(ctx: CallContext): Attributes {
+function serverAttributes(ctx: CallContext, target: string | undefined): Attributes {
   const a: Attributes = { 'jsonrpc.request.id': String(ctx.requestId) };
   if (ctx.protocolVersion) a['mcp.protocol.version'] = ctx.protocolVersion;
   if (ctx.sessionId !== undefined) a['mcp.session.id'] = ctx.sessionId;
-  targetAttributes(a, ctx.method, ctx.target);
+  targetAttributes(a, ctx.method, target);
   networkAttributes(a, ctx.transport);
   if (ctx.remoteAddress !== undefined) a['client.address'] = ctx.remoteAddress;
   if (ctx.clientInfo !== undefined) {
@@ -225,10 +237,12 @@ export function tracing(options: TracingOptions = {}): Middleware {
     const { parent, link } = parentOf(ctx, resolvePropagator(configured));
     const spanOptions: SpanOptions = { kind: SpanKind.SERVER, attributes: { 'mcp.method.name': ctx.method } };
     if (link !== undefined) spanOptions.links = [{ context: link } satisfies Link];
-    const span = tracer.startSpan(spanName(ctx.method, ctx.target, withUri), spanOptions, parent);
+    // The server fills ctx.target while dispatching, i.e. after this layer starts: read params too.
+    const target = ctx.target ?? paramsTarget(ctx.method, ctx.params);
+    const span = tracer.startSpan(spanName(ctx.method, target, withUri), spanOptions, parent);
     const active = trace.setSpan(parent, span);
     if (!span.isRecording()) return context.with(active, next);
-    span.setAttributes(serverAttributes(ctx));
+    span.setAttributes(serverAttributes(ctx, target));
     try {
       const result = await context.with(active, next);
       recordToolError(span, ctx.method, result);
@@ -270,17 +284,6 @@ export interface ClientTracer {
   ): Promise<T>;
 }
 
-function clientTarget(method: string, params: Record<string, unknown> | undefined): string | undefined {
-  const key =
-    method === 'tools/call' || method === 'prompts/get'
-      ? 'name'
-      : method.startsWith('resources/')
-        ? 'uri'
-        : undefined;
-  const v = key === undefined ? undefined : params?.[key];
-  return typeof v === 'string' ? v : undefined;
-}
-
 function clientAttributes(
   method: string,
   target: string | undefined,
@@ -306,7 +309,7 @@ export function createClientTracer(options: TracingOptions = {}): ClientTracer {
     async call(method, params, send, info) {
       const tracer = source.current();
       if (tracer === undefined) return send(params ?? {});
-      const target = clientTarget(method, params);
+      const target = paramsTarget(method, params);
       const parent = context.active();
       const span = tracer.startSpan(
         spanName(method, target, withUri),
