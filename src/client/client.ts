@@ -47,6 +47,8 @@ export interface McpClientOptions {
   logLevel?: LoggingLevel;
   /** Bound on `input_required` rounds per call (default 10). */
   maxInputRounds?: number;
+  /** How long 'auto' waits for the server/discover probe before falling back to initialize (default 10 s). */
+  probeTimeoutMs?: number;
 }
 
 export interface CallOptions {
@@ -140,11 +142,19 @@ export class McpClient {
     const protocol = this.options.protocol ?? 'auto';
     if (protocol !== 'legacy') {
       try {
-        await this.discover(options.signal);
+        try {
+          await this.discover(options.signal);
+        } catch (err) {
+          // A modern server that lists our version among `supported` wants a clean retry, not a fallback.
+          const supported = (err as McpError).data as { supported?: unknown } | undefined;
+          if (!(err instanceof McpError && err.code === ErrorCode.UnsupportedProtocolVersion && Array.isArray(supported?.supported) && supported.supported.includes(LATEST_PROTOCOL_VERSION))) throw err;
+          await this.discover(options.signal);
+        }
         return;
       } catch (err) {
-        // A legacy server answers server/discover with an error (unknown method, not initialized).
-        if (protocol === 'modern' || !(err instanceof McpError)) throw err;
+        // A legacy server answers server/discover with an error (unknown method, not initialized); some never answer.
+        const probeTimedOut = err instanceof LocalError && err.code === 'TIMEOUT';
+        if (protocol === 'modern' || !(err instanceof McpError || probeTimedOut)) throw err;
       }
     }
     await this.initialize(options.signal);

@@ -121,7 +121,11 @@ export class StreamableHttpClientTransport implements Transport {
       return;
     }
     // Read the body in the background: the request's answer arrives through onmessage.
-    void this.consume(response, requestId, controller).finally(() => this.controllers.delete(controller));
+    void this.consume(response, requestId, controller)
+      .catch((err: unknown) => {
+        if (!this.closed && !controller.signal.aborted) this.onerror?.(err instanceof Error ? err : new Error(String(err)));
+      })
+      .finally(() => this.controllers.delete(controller));
   }
 
   private async post(message: JsonRpcMessage, signal: AbortSignal, retried = false): Promise<Response> {
