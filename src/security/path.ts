@@ -118,7 +118,9 @@ function checkReadings(segment: string, first: boolean, settings: Settings): voi
     const visit = (text: string, decoded: boolean): void => {
       if (seen.has(text)) return;
       seen.add(text);
-      if (isDangerousReading(text, first, settings)) reject(decoded ? 'SUSPICIOUS_ENCODING' : 'UNICODE_LOOKALIKE');
+      if (isDangerousReading(text, first, settings)) {
+        reject(decoded ? 'SUSPICIOUS_ENCODING' : 'UNICODE_LOOKALIKE');
+      }
       next.push({ text, decoded });
     };
     for (const { text, decoded } of frontier) {
@@ -172,7 +174,8 @@ function analyze(requested: unknown, settings: Settings): string[] {
 
 function readOptions(options: SafePathOptions | undefined): Settings {
   if (options === undefined) return { maxLength: DEFAULT_MAX_LENGTH, allowHidden: false, allowRoot: false };
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'must be an object');
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionError('options', 'must be an object');
   const { maxLength = DEFAULT_MAX_LENGTH, allowHidden = false, allowRoot = false } = options;
   if (!Number.isSafeInteger(maxLength) || maxLength < 1) {
     throw new InvalidOptionError('maxLength', 'must be a positive integer');
@@ -192,7 +195,10 @@ function checkRootOption(root: unknown): string {
 
 function rootProblem(err: unknown): InvalidOptionError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return new InvalidOptionError('root', code === 'ENOENT' ? 'directory does not exist' : `cannot be resolved (${code})`);
+  return new InvalidOptionError(
+    'root',
+    code === 'ENOENT' ? 'directory does not exist' : `cannot be resolved (${code})`,
+  );
 }
 
 /** True when `child` is `parent` or lies below it (both absolute, already normalized). */
@@ -236,7 +242,11 @@ function stepUp(rootReal: string, current: string, rest: string[]): string {
  * (-32602, `reason` says why) for hostile input, `InvalidOptionError` for a bad root or option.
  * Paths that do not exist yet are fine: they resolve below their deepest existing ancestor.
  */
-export async function resolveSafePath(root: string, requested: string, options?: SafePathOptions): Promise<string> {
+export async function resolveSafePath(
+  root: string,
+  requested: string,
+  options?: SafePathOptions,
+): Promise<string> {
   const settings = readOptions(options);
   const segments = analyze(requested, settings);
   let rootReal: string;
@@ -257,7 +267,13 @@ export async function resolveSafePath(root: string, requested: string, options?:
     } catch (err) {
       const step = classify(err);
       if (step !== 'missing') reject(step);
-      if (await lstat(current).then((s) => s.isSymbolicLink(), () => false)) reject('DANGLING_SYMLINK');
+      if (
+        await lstat(current).then(
+          (s) => s.isSymbolicLink(),
+          () => false,
+        )
+      )
+        reject('DANGLING_SYMLINK');
       current = stepUp(rootReal, current, rest);
       continue;
     }

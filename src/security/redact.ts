@@ -91,7 +91,10 @@ const BUILTIN_RULES: readonly Rule[] = [
   // JWS (three parts) and JWE (five): the header is base64url JSON, so it starts with "eyJ".
   { re: /(?<![\w-])eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*(?:\.[\w-]*\.[\w-]*)?/g, replace: whole },
   // AWS access key ids.
-  { re: /(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)[A-Z0-9]{16}(?![A-Z0-9])/g, replace: whole },
+  {
+    re: /(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)[A-Z0-9]{16}(?![A-Z0-9])/g,
+    replace: whole,
+  },
   // Vendor tokens with fixed prefixes: GitHub, Slack, Stripe, Google API keys.
   {
     re: /(?<![\w-])(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{22,}|xox[abposr]-[A-Za-z0-9-]{10,}|[sr]k_live_[A-Za-z0-9]{16,}|AIza[\w-]{35})/g,
@@ -149,7 +152,14 @@ function compile(options: RedactOptions | undefined): Compiled {
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
     throw new InvalidOptionError('options', 'must be an object');
   }
-  const { keys = [], patterns = [], keep = [], defaults = true, maxDepth = 32, replacement = REDACTED } = options ?? {};
+  const {
+    keys = [],
+    patterns = [],
+    keep = [],
+    defaults = true,
+    maxDepth = 32,
+    replacement = REDACTED,
+  } = options ?? {};
   if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string' || k instanceof RegExp)) {
     throw new InvalidOptionError('keys', 'must be an array of strings and regular expressions');
   }
@@ -160,7 +170,8 @@ function compile(options: RedactOptions | undefined): Compiled {
     throw new InvalidOptionError('keep', 'must be an array of strings');
   }
   if (typeof defaults !== 'boolean') throw new InvalidOptionError('defaults', 'must be a boolean');
-  if (!Number.isSafeInteger(maxDepth) || maxDepth < 1) throw new InvalidOptionError('maxDepth', 'must be a positive integer');
+  if (!Number.isSafeInteger(maxDepth) || maxDepth < 1)
+    throw new InvalidOptionError('maxDepth', 'must be a positive integer');
   if (typeof replacement !== 'string') throw new InvalidOptionError('replacement', 'must be a string');
 
   const extraExact = new Set(keys.filter((k): k is string => typeof k === 'string').map(normalizeKey));
@@ -238,7 +249,8 @@ class Walk {
     if (value instanceof Error) return this.error(value, depth);
     if (value instanceof Map) {
       const out = new Map<unknown, unknown>();
-      for (const [k, v] of value) out.set(k, typeof k === 'string' ? this.entry(k, v, depth) : this.value(v, depth));
+      for (const [k, v] of value)
+        out.set(k, typeof k === 'string' ? this.entry(k, v, depth) : this.value(v, depth));
       return out;
     }
     if (value instanceof Set) {
@@ -262,7 +274,15 @@ class Walk {
 
   private plain(value: object, depth: number): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) define(out, key, this.entry(key, (value as Record<string, unknown>)[key], depth));
+    for (const key of Object.keys(value)) {
+      let v: unknown;
+      try {
+        v = this.entry(key, (value as Record<string, unknown>)[key], depth);
+      } catch {
+        v = '[Unreadable]';
+      }
+      define(out, key, v);
+    }
     return out;
   }
 
@@ -271,8 +291,16 @@ class Walk {
     const out = Object.create(Object.getPrototypeOf(err)) as Error;
     for (const key of Object.getOwnPropertyNames(err)) {
       const desc = Object.getOwnPropertyDescriptor(err, key);
-      if (desc === undefined || !('value' in desc)) continue;
-      define(out, key, this.entry(key, desc.value, depth), desc.enumerable);
+      if (desc === undefined) continue;
+      // V8 exposes `stack` as an own accessor; other accessors are left alone.
+      if (!('value' in desc) && key !== 'stack') continue;
+      let v: unknown;
+      try {
+        v = this.entry(key, 'value' in desc ? desc.value : err.stack, depth);
+      } catch {
+        v = '[Unreadable]';
+      }
+      define(out, key, v, desc.enumerable);
     }
     return out;
   }
@@ -335,7 +363,14 @@ const PINO_KEYS = [
   'credentials',
   'cookie',
 ];
-const PINO_HEADERS = ['authorization', 'cookie', '["set-cookie"]', '["proxy-authorization"]', '["x-api-key"]', '["mcp-session-id"]'];
+const PINO_HEADERS = [
+  'authorization',
+  'cookie',
+  '["set-cookie"]',
+  '["proxy-authorization"]',
+  '["x-api-key"]',
+  '["mcp-session-id"]',
+];
 
 /**
  * Paths for pino's `redact` option (`pino({ redact: pinoRedactPaths })`): the common secret

@@ -29,7 +29,9 @@ import { hasControlCharacter, hasInvalidUnicode } from './path.js';
  * Never build the template from strings (`sql([userText])` is refused at runtime), and never
  * interpolate into string literals in the static text (`'%${x}%'`): bind the whole value
  * (`LIKE ${'%' + x + '%'}`). A literal `?` or `$1` in the static text would be taken for a
- * placeholder by the driver; write it as a bound value instead.
+ * placeholder by the driver; write it as a bound value instead. SQLite builds that still
+ * allow double-quoted strings read a quoted name matching no column as a string literal:
+ * pass `allow` so only real column names get through.
  */
 export type SqlDialect = 'postgres' | 'mysql' | 'sqlite';
 
@@ -65,7 +67,8 @@ function checkAllow(allow: unknown): IdentifierAllowList | undefined {
   if (allow === undefined) return undefined;
   if (allow instanceof RegExp) {
     // A global or sticky regex keeps lastIndex between calls and would answer differently each time.
-    if (allow.global || allow.sticky) throw new InvalidOptionError('allow', 'regular expression must not use the g or y flag');
+    if (allow.global || allow.sticky)
+      throw new InvalidOptionError('allow', 'regular expression must not use the g or y flag');
     return allow;
   }
   if (Array.isArray(allow) && allow.every((a) => typeof a === 'string')) return allow as readonly string[];
@@ -83,7 +86,8 @@ function checkName(name: unknown, dialect: SqlDialect, allow: IdentifierAllowLis
     throw new SqlSecurityError('INVALID_IDENTIFIER');
   }
   // MySQL refuses trailing spaces and characters outside the BMP in identifiers.
-  if (dialect === 'mysql' && (name.endsWith(' ') || ASTRAL.test(name))) throw new SqlSecurityError('INVALID_IDENTIFIER');
+  if (dialect === 'mysql' && (name.endsWith(' ') || ASTRAL.test(name)))
+    throw new SqlSecurityError('INVALID_IDENTIFIER');
   if (allow !== undefined && !isAllowed(name, allow)) throw new SqlSecurityError('IDENTIFIER_NOT_ALLOWED');
   const tooLong =
     dialect === 'postgres'
@@ -107,7 +111,8 @@ function quote(name: string, dialect: SqlDialect): string {
  * Throws `SqlSecurityError` (-32602) for a bad name, `InvalidOptionError` for bad options.
  */
 export function quoteIdentifier(name: string | readonly string[], options: IdentifierOptions): string {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'must be an object');
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionError('options', 'must be an object');
   const dialect = checkDialect(options.dialect);
   const allow = checkAllow(options.allow);
   if (Array.isArray(name)) {
@@ -148,7 +153,8 @@ export class SqlIdentifier {
   readonly parts: readonly string[];
   readonly allow: IdentifierAllowList | undefined;
   constructor(token: symbol, parts: readonly string[], allow: IdentifierAllowList | undefined) {
-    if (token !== INTERNAL) throw new InvalidOptionError('SqlIdentifier', 'create identifiers with sql.ident()');
+    if (token !== INTERNAL)
+      throw new InvalidOptionError('SqlIdentifier', 'create identifiers with sql.ident()');
     this.parts = parts;
     this.allow = allow;
   }
@@ -175,7 +181,13 @@ export class SqlFragment {
   }
 }
 
-function render(strings: readonly string[], args: readonly unknown[], dialect: SqlDialect, values: unknown[], out: string[]): void {
+function render(
+  strings: readonly string[],
+  args: readonly unknown[],
+  dialect: SqlDialect,
+  values: unknown[],
+  out: string[],
+): void {
   for (let i = 0; i < strings.length; i++) {
     out.push(strings[i]!);
     if (i >= args.length) continue;
@@ -183,7 +195,9 @@ function render(strings: readonly string[], args: readonly unknown[], dialect: S
     if (arg instanceof SqlFragment) {
       render(arg.strings, arg.args, dialect, values, out);
     } else if (arg instanceof SqlIdentifier) {
-      out.push(quoteIdentifier(arg.parts, arg.allow === undefined ? { dialect } : { dialect, allow: arg.allow }));
+      out.push(
+        quoteIdentifier(arg.parts, arg.allow === undefined ? { dialect } : { dialect, allow: arg.allow }),
+      );
     } else {
       // Drivers disagree on undefined (NULL, an error, or a shifted parameter list): refuse it.
       if (arg === undefined) throw new SqlSecurityError('UNDEFINED_VALUE');
@@ -194,7 +208,9 @@ function render(strings: readonly string[], args: readonly unknown[], dialect: S
 }
 
 function isTemplateStrings(strings: unknown): strings is TemplateStringsArray {
-  return Array.isArray(strings) && Object.isFrozen(strings) && Array.isArray((strings as { raw?: unknown }).raw);
+  return (
+    Array.isArray(strings) && Object.isFrozen(strings) && Array.isArray((strings as { raw?: unknown }).raw)
+  );
 }
 
 export interface SqlTag {
@@ -211,7 +227,10 @@ export function createSqlTag(dialect: SqlDialect): SqlTag {
   const comma = new SqlFragment(INTERNAL, d, [', '], []);
   const tag = (strings: TemplateStringsArray, ...values: unknown[]): SqlFragment => {
     if (!isTemplateStrings(strings) || strings.length !== values.length + 1) {
-      throw new InvalidOptionError('strings', 'sql must be used as a tagged template; put input in ${} so it is bound');
+      throw new InvalidOptionError(
+        'strings',
+        'sql must be used as a tagged template; put input in ${} so it is bound',
+      );
     }
     return new SqlFragment(INTERNAL, d, [...strings], values);
   };
@@ -224,7 +243,8 @@ export function createSqlTag(dialect: SqlDialect): SqlTag {
   };
   const join: SqlTag['join'] = (items, separator = comma) => {
     if (!Array.isArray(items) || items.length === 0) throw new SqlSecurityError('EMPTY_LIST');
-    if (!(separator instanceof SqlFragment)) throw new InvalidOptionError('separator', 'must be a sql fragment');
+    if (!(separator instanceof SqlFragment))
+      throw new InvalidOptionError('separator', 'must be a sql fragment');
     const args: unknown[] = [];
     items.forEach((item, i) => {
       if (i > 0) args.push(separator);
@@ -236,7 +256,12 @@ export function createSqlTag(dialect: SqlDialect): SqlTag {
 }
 
 /** PostgreSQL by default (`$1`); `sql.mysql` and `sql.sqlite` use `?`. */
-export const sql: SqlTag & { readonly postgres: SqlTag; readonly mysql: SqlTag; readonly sqlite: SqlTag } = (() => {
-  const postgres = createSqlTag('postgres');
-  return Object.assign(createSqlTag('postgres'), { postgres, mysql: createSqlTag('mysql'), sqlite: createSqlTag('sqlite') });
-})();
+export const sql: SqlTag & { readonly postgres: SqlTag; readonly mysql: SqlTag; readonly sqlite: SqlTag } =
+  (() => {
+    const postgres = createSqlTag('postgres');
+    return Object.assign(createSqlTag('postgres'), {
+      postgres,
+      mysql: createSqlTag('mysql'),
+      sqlite: createSqlTag('sqlite'),
+    });
+  })();

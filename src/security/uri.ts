@@ -5,12 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { InvalidOptionError } from '../protocol/errors.js';
 import { PathSecurityError, type UriRejectReason, UriSecurityError } from './errors.js';
 import {
+  type SafePathOptions,
   hasControlCharacter,
   hasInvalidUnicode,
   isPathInside,
   resolveSafePath,
   resolveSafePathSync,
-  type SafePathOptions,
 } from './path.js';
 
 export interface ResourceUriOptions {
@@ -41,13 +41,16 @@ function reject(reason: UriRejectReason): never {
 }
 
 function readUriOptions(options: ResourceUriOptions | undefined): UriSettings {
-  if (options === undefined) return { allowedSchemes: undefined, maxLength: DEFAULT_MAX_URI_LENGTH, allowCredentials: false };
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'must be an object');
+  if (options === undefined)
+    return { allowedSchemes: undefined, maxLength: DEFAULT_MAX_URI_LENGTH, allowCredentials: false };
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionError('options', 'must be an object');
   const { allowedSchemes, maxLength = DEFAULT_MAX_URI_LENGTH, allowCredentials = false } = options;
   if (!Number.isSafeInteger(maxLength) || maxLength < 1) {
     throw new InvalidOptionError('maxLength', 'must be a positive integer');
   }
-  if (typeof allowCredentials !== 'boolean') throw new InvalidOptionError('allowCredentials', 'must be a boolean');
+  if (typeof allowCredentials !== 'boolean')
+    throw new InvalidOptionError('allowCredentials', 'must be a boolean');
   let schemes: Set<string> | undefined;
   if (allowedSchemes !== undefined) {
     if (!Array.isArray(allowedSchemes) || allowedSchemes.length === 0) {
@@ -160,7 +163,8 @@ function parseFileUri(uri: unknown, options: FileUriOptions | undefined): string
   if (url.search !== '' || url.hash !== '') reject('INVALID_URI');
   for (const segment of url.pathname.split('/')) {
     const decoded = strictDecode(segment);
-    if (decoded.includes('/') || decoded.includes('\\') || decoded.includes('\0')) reject('ENCODED_SEPARATOR');
+    if (decoded.includes('/') || decoded.includes('\\') || decoded.includes('\0'))
+      reject('ENCODED_SEPARATOR');
   }
   try {
     return fileURLToPath(url);
@@ -180,7 +184,11 @@ function pathOptions(options: FileUriOptions | undefined): SafePathOptions | und
  * absolute path (as MCP file resources do); it must fall below `root` (or below root's real
  * path), and the remainder then goes through every check of `resolveSafePath`.
  */
-export async function fileUriToSafePath(uri: string, root: string, options?: FileUriOptions): Promise<string> {
+export async function fileUriToSafePath(
+  uri: string,
+  root: string,
+  options?: FileUriOptions,
+): Promise<string> {
   const abs = parseFileUri(uri, options);
   const rootAbs = checkRoot(root);
   let rel = relativeBelow(rootAbs, abs);
