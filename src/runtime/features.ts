@@ -4,6 +4,7 @@ import type { McpServer } from '../server/server.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { EventStore } from '../transport/http/sessions.js';
 import type { HttpIO } from '../transport/http/io.js';
+import type { NodeHandlerOptions } from '../transport/http/node.js';
 import type { AuthInfo } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import { ConfigError, type RuntimeConfig } from './config.js';
@@ -26,6 +27,7 @@ export interface Features {
   readonly metrics: Metrics | undefined;
   readonly audit: Logger | undefined;
   readonly authenticate: ((io: HttpIO) => Promise<AuthInfo | undefined>) | undefined;
+  readonly errorChallenge: NodeHandlerOptions['errorChallenge'];
   readonly wellKnown: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
   readonly eventStore: EventStore | undefined;
   close(): Promise<void>;
@@ -47,6 +49,7 @@ export async function enableFeatures(
   let metrics: Metrics | undefined;
   let audit: Logger | undefined;
   let authenticate: Features['authenticate'];
+  let errorChallenge: Features['errorChallenge'];
   let wellKnown: Features['wellKnown'];
   const eventStore: EventStore | undefined = undefined;
 
@@ -81,6 +84,7 @@ export async function enableFeatures(
     const resourceMetadataUrl = auth.resourceMetadataUrlFor(audience);
     const bearer = auth.bearerAuth({ issuer, audience, resourceMetadataUrl });
     authenticate = (io) => bearer(io) as Promise<AuthInfo | undefined>;
+    errorChallenge = bearer.errorChallenge;
     wellKnown = auth.protectedResourceMetadataHandler({ resource: audience, authorizationServers: [issuer] });
     names.push('oauth');
   }
@@ -120,6 +124,7 @@ export async function enableFeatures(
     metrics,
     audit,
     authenticate,
+    errorChallenge,
     wellKnown,
     eventStore,
     async close() {

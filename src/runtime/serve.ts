@@ -85,6 +85,7 @@ export async function serve(server: McpServer, options: ServeOptions = {}): Prom
   if (config.maxSessions !== undefined) httpOptions.maxSessions = config.maxSessions;
   if (config.sessionIdleTimeoutSecs !== undefined) httpOptions.sessionIdleTimeoutMs = config.sessionIdleTimeoutSecs * 1000;
   if (features.authenticate && !httpOptions.authenticate) httpOptions.authenticate = features.authenticate;
+  if (features.errorChallenge && !httpOptions.errorChallenge) httpOptions.errorChallenge = features.errorChallenge;
   if (features.eventStore && httpOptions.eventStore === undefined) httpOptions.eventStore = features.eventStore;
   const mcp = createNodeListener(server, httpOptions);
   if (mcp.handler.sessions) health.add('sessions', () => ({ healthy: true, message: `${mcp.handler.sessions?.size ?? 0} active` }));

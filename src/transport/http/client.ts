@@ -140,6 +140,14 @@ export class StreamableHttpClientTransport implements Transport {
   }
 
   private async consume(response: Response, requestId: RequestId | undefined, controller: AbortController): Promise<void> {
+    if (response.status === 404 && this.sessionId !== undefined) {
+      // The server no longer knows our session (expired, deleted, replica lost without shared state):
+      // the spec says to start a new one, so this transport is done.
+      if (requestId !== undefined) this.deliver(errorResponse(requestId, ErrorCode.InvalidRequest, 'Session terminated by the server (HTTP 404)'));
+      await response.body?.cancel();
+      this.terminate();
+      return;
+    }
     const type = response.headers.get('content-type') ?? '';
     if (type.includes('text/event-stream')) {
       await this.readStream(response, requestId, controller);
@@ -244,6 +252,16 @@ export class StreamableHttpClientTransport implements Transport {
     }
     if (typeof tool.name === 'string') this.headerParams.set(tool.name, params);
     return true;
+  }
+
+  /** Ends without DELETE: the session is already gone on the server. */
+  private terminate(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const controller of this.controllers) controller.abort();
+    this.controllers.clear();
+    this.sessionId = undefined;
+    this.onclose?.();
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { ErrorCode, InvalidOptionError, McpError, RateLimitedError, toWireError } from '../../protocol/errors.js';
 import {
   DEFAULT_MAX_JSON_DEPTH,
@@ -20,7 +19,18 @@ import type { McpServer } from '../../server/server.js';
 import type { AuthInfo, MessageInfo } from '../types.js';
 import { validateMirroredHeaders } from './headers.js';
 import type { Headers, HttpIO } from './io.js';
-import { type EventStore, type HttpSession, SessionManager } from './sessions.js';
+import type { EventStore } from './event-store.js';
+import { JSON_HEADERS, PostExchange } from './exchange.js';
+import { resumeStream, tailStream } from './legacy-streams.js';
+import {
+  type HttpSession,
+  SessionManager,
+  type SessionRouter,
+  type SessionStore,
+  SessionUnavailableError,
+  type SharedSessions,
+  sharedSessionsOf,
+} from './sessions.js';
 import { SSE_HEADERS, SseStream } from './sse.js';
 
 export interface StreamableHttpOptions {
@@ -33,6 +43,12 @@ export interface StreamableHttpOptions {
   maxSessions?: number;
   /** Event store for legacy stream resumability; false disables it. Default: bounded in-memory store. */
   eventStore?: EventStore | false;
+  /**
+   * Shares legacy sessions with other replicas (give both, plus an `eventStore` with `subscribe`,
+   * e.g. from mcpkit/redis). Default: what `useSharedSessions(server, ...)` registered, else none.
+   */
+  sessionStore?: SessionStore;
+  sessionRouter?: SessionRouter;
   /** SSE keep-alive comment interval, default 15 s. */
   keepAliveMs?: number;
   /** Bytes queued for a slow SSE reader before the stream is dropped. */
@@ -50,6 +66,12 @@ export interface StreamableHttpOptions {
   allowedOrigins?: readonly string[] | 'any';
   /** Authenticates a request before anything else (OAuth resource server plugs in here). */
   authenticate?: (io: HttpIO) => Promise<AuthInfo | undefined> | AuthInfo | undefined;
+  /**
+   * Status and headers for a JSON-RPC error answered as a whole response, e.g. the OAuth
+   * `WWW-Authenticate: Bearer error="insufficient_scope"` challenge on -32041. `bearerAuth()`
+   * from `mcpkit/auth` provides one as `auth.errorChallenge`.
+   */
+  errorChallenge?: (error: McpError, auth: AuthInfo | undefined) => { status: number; headers: Headers } | undefined;
   /** Observability hooks (metrics): streams and sessions opening and closing. */
   hooks?: {
     streamOpened?(): void;
@@ -79,8 +101,6 @@ export class HttpError extends Error {
     super(message);
   }
 }
-
-const JSON_HEADERS: Headers = { 'content-type': 'application/json' };
 
 /** HTTP status for a JSON-RPC error answered as a whole response (not inside a stream). */
 function statusFor(code: number, modern: boolean): number {
@@ -160,13 +180,27 @@ export class StreamableHttpHandler {
     this.allowedHosts = set('allowedHosts', options.allowedHosts);
     this.allowedOrigins = set('allowedOrigins', options.allowedOrigins);
     if (options.legacy !== false) {
-      const sessionOptions: ConstructorParameters<typeof SessionManager>[0] = {};
+      const sessionOptions: ConstructorParameters<typeof SessionManager>[0] = { bus: server.bus, logger: server.logger };
       if (options.sessionIdleTimeoutMs !== undefined) sessionOptions.idleTimeoutMs = options.sessionIdleTimeoutMs;
       if (options.maxSessions !== undefined) sessionOptions.maxSessions = options.maxSessions;
       if (options.eventStore !== undefined) sessionOptions.eventStore = options.eventStore;
+      const shared = this.sharedSessions(options);
+      if (shared) sessionOptions.shared = shared;
       this.sessions = new SessionManager(sessionOptions);
       this.sessions.onclose = () => options.hooks?.sessionClosed?.();
+      this.sessions.onhydrate = () => options.hooks?.sessionOpened?.();
     }
+  }
+
+  private sharedSessions(options: StreamableHttpOptions): SharedSessions | undefined {
+    const { sessionStore: store, sessionRouter: router } = options;
+    if (store === undefined && router === undefined) {
+      const registered = sharedSessionsOf(this.server);
+      if (!registered || options.eventStore === undefined) return registered;
+      return { ...registered, eventStore: options.eventStore as EventStore };
+    }
+    if (store === undefined || router === undefined) throw new InvalidOptionError('sessionStore', 'give sessionStore and sessionRouter together');
+    return { store, router, eventStore: options.eventStore as EventStore };
   }
 
   /** Serves one HTTP request addressed to the MCP endpoint. Never throws. */
@@ -189,9 +223,9 @@ export class StreamableHttpHandler {
         case 'POST':
           return await this.post(io);
         case 'GET':
-          return this.get(io);
+          return await this.get(io);
         case 'DELETE':
-          return this.delete(io);
+          return await this.delete(io);
         default:
           io.respond(405, { ...JSON_HEADERS, allow: 'GET, POST, DELETE' }, JSON.stringify(errorResponse(null, ErrorCode.InvalidRequest, 'Method not allowed')));
       }
@@ -203,6 +237,20 @@ export class StreamableHttpHandler {
 
   private fail(io: HttpIO, status: number, code: number, message: string, id: RequestId | null = null, headers: Headers = {}, data?: unknown): void {
     io.respond(status, { ...JSON_HEADERS, ...headers }, JSON.stringify(errorResponse(id, code, message, data)));
+  }
+
+  /** 503 for a shared session that cannot be served now (store down, replica full); rethrows anything else. */
+  unavailable(io: HttpIO, err: unknown, id: RequestId | null = null): void {
+    if (!(err instanceof SessionUnavailableError)) throw err;
+    this.server.logger.warn({ err: err.message, cause: (err.cause as Error | undefined)?.message }, 'session unavailable');
+    this.fail(io, 503, ErrorCode.InternalError, `Service Unavailable: ${err.message}`, id, { 'retry-after': String(err.retryAfterSecs) });
+  }
+
+  /** The session named by a legacy request: the local one, or (shared sessions) read from the store. */
+  private async lookup(sessionId: string): Promise<HttpSession | undefined> {
+    const sessions = this.sessions;
+    if (!sessions) return undefined;
+    return sessions.shared ? sessions.acquire(sessionId) : sessions.get(sessionId);
   }
 
   private checkHostAndOrigin(io: HttpIO): boolean {
@@ -264,7 +312,15 @@ export class StreamableHttpHandler {
     const parsed = parseJson(text, this.maxJsonDepth);
     if (!parsed.ok) return io.respond(400, JSON_HEADERS, JSON.stringify(parsed.error));
     const sessionId = io.header('mcp-session-id');
-    const session = sessionId === undefined ? undefined : this.sessions?.get(sessionId);
+    let session: HttpSession | undefined;
+    if (sessionId !== undefined) {
+      try {
+        session = await this.lookup(sessionId);
+      } catch (err) {
+        // A 2026-07-28 request needs no session: serve it even when the session store is down.
+        if (!this.isModernBody(parsed.value)) return this.unavailable(io, err);
+      }
+    }
     if (sessionId !== undefined && !session) {
       // A 2026-07-28 request carrying a stale session header: ignore the header (spec), serve statelessly.
       if (!this.isModernBody(parsed.value)) return this.fail(io, 404, -32001, 'Session not found');
@@ -325,15 +381,32 @@ export class StreamableHttpHandler {
     if (!session) {
       return this.fail(io, 503, ErrorCode.InternalError, `Too many sessions (max ${this.sessions.maxSessions})`, request.id, { 'retry-after': '5' });
     }
-    session.detach = this.server.attachSession(session);
+    if (this.sessions.shared) {
+      try {
+        await this.sessions.share(session);
+      } catch (err) {
+        this.sessions.delete(session.id);
+        return this.unavailable(io, new SessionUnavailableError('Session router unavailable', 1, { cause: err }), request.id);
+      }
+    } else {
+      session.detach = this.server.attachSession(session);
+    }
     this.options.hooks?.sessionOpened?.();
     const ok = await this.serve(io, request, session, false, { 'mcp-session-id': session.id });
     if (!ok) this.sessions.delete(session.id);
   }
 
-  private legacyMessage(io: HttpIO, session: HttpSession, message: JsonRpcMessage): void | Promise<void> {
+  private async legacyMessage(io: HttpIO, session: HttpSession, message: JsonRpcMessage): Promise<void> {
+    const sessions = this.sessions as SessionManager;
     if (isResponse(message)) {
-      session.deliverResponse(message as JsonRpcResponse);
+      // Not ours: the request is pending on another replica holding this session.
+      if (!session.deliverResponse(message as JsonRpcResponse) && sessions.shared) {
+        try {
+          await sessions.routeResponse(session, message as JsonRpcResponse);
+        } catch (err) {
+          return this.unavailable(io, err);
+        }
+      }
       return io.respond(202, {});
     }
     if (!isRequest(message)) {
@@ -342,10 +415,12 @@ export class StreamableHttpHandler {
         if (typeof id === 'string' || typeof id === 'number') {
           const controller = session.inflight.get(id);
           session.inflight.delete(id);
-          controller?.abort(message.params?.reason ?? 'cancelled');
+          if (controller) controller.abort(message.params?.reason ?? 'cancelled');
+          else if (sessions.shared) sessions.routeCancel(session, id, message.params?.reason);
         }
       }
       this.server.handleNotification(message, this.notificationExchange(io, session));
+      if (sessions.shared) await sessions.persist(session);
       return io.respond(202, {});
     }
     if (message.method === 'initialize') return this.fail(io, 400, ErrorCode.InvalidRequest, 'Session already initialized', message.id);
@@ -376,6 +451,7 @@ export class StreamableHttpHandler {
         }
       }),
     );
+    if (this.sessions?.shared) await this.sessions.persist(session);
     if (replies.length === 0) return io.respond(202, {});
     io.respond(200, JSON_HEADERS, JSON.stringify(replies));
   }
@@ -400,6 +476,11 @@ export class StreamableHttpHandler {
     const exchange = new PostExchange(this, io, request.id, session, modern, extraHeaders);
     try {
       const result = await this.server.handle(request, exchange);
+      // Shared sessions: state changes reach the store before the client can act on the response.
+      if (session && this.sessions?.shared && !(await this.sessions.persist(session)) && request.method === 'initialize') {
+        exchange.finish(errorResponse(request.id, ErrorCode.InternalError, 'Service Unavailable: session store unavailable'), 503, { 'retry-after': '1' });
+        return false;
+      }
       exchange.finish({ jsonrpc: '2.0', id: request.id, result }, 200);
       return true;
     } catch (err) {
@@ -410,7 +491,11 @@ export class StreamableHttpHandler {
       }
       const wire = toWireError(err, this.server.exposeInternalErrors);
       if (!(err instanceof McpError)) this.server.logger.error({ err, method: request.method }, 'request failed');
-      exchange.finish(errorResponseFrom(request.id, wire), statusFor(wire.code, modern), rateLimitHeaders(wire));
+      const challenge = this.options.errorChallenge?.(wire, io.auth);
+      exchange.finish(errorResponseFrom(request.id, wire), challenge?.status ?? statusFor(wire.code, modern), {
+        ...rateLimitHeaders(wire),
+        ...challenge?.headers,
+      });
       return false;
     } finally {
       exchange.dispose();
@@ -419,7 +504,7 @@ export class StreamableHttpHandler {
 
   // ------------------------------------------------------------------ GET / DELETE (legacy)
 
-  private get(io: HttpIO): void {
+  private async get(io: HttpIO): Promise<void> {
     const sessionId = io.header('mcp-session-id');
     if (!this.sessions || sessionId === undefined) {
       return this.fail(io, 405, ErrorCode.InvalidRequest, 'Method Not Allowed: GET needs a legacy session; 2026-07-28 uses subscriptions/listen', null, { allow: 'POST' });
@@ -428,42 +513,37 @@ export class StreamableHttpHandler {
     if (accept !== undefined && !/text\/event-stream|\*\/\*/i.test(accept)) {
       return this.fail(io, 406, ErrorCode.InvalidRequest, 'Not Acceptable: GET requires Accept: text/event-stream');
     }
-    const session = this.sessions.get(sessionId);
+    let session: HttpSession | undefined;
+    try {
+      session = await this.lookup(sessionId);
+    } catch (err) {
+      return this.unavailable(io, err);
+    }
     if (!session) return this.fail(io, 404, -32001, 'Session not found');
     const lastEventId = io.header('last-event-id');
     const store = this.sessions.eventStore;
-    if (lastEventId !== undefined && store) return void this.resume(io, session, lastEventId, store);
+    if (lastEventId !== undefined && store) return resumeStream(this, io, session, lastEventId, store);
     if (session.standalone && !session.standalone.closed) {
       return this.fail(io, 409, ErrorCode.InvalidRequest, 'Conflict: only one GET stream per session');
     }
+    if (store?.subscribe) return tailStream(this, io, session, store, session.standaloneStreamId, undefined, []);
     const stream = this.openStream(io, {}, true);
     session.standalone = stream;
     if (store) stream.prime(`${session.standaloneStreamId}_0`);
   }
 
-  private async resume(io: HttpIO, session: HttpSession, lastEventId: string, store: EventStore): Promise<void> {
-    const stream = this.openStream(io, {}, true);
-    const streamId = await store.replayAfter(lastEventId, (id, message) => stream.send(message, id));
-    if (streamId === undefined) {
-      stream.close();
-      return;
-    }
-    if (streamId === session.standaloneStreamId) {
-      if (session.standalone && !session.standalone.closed) session.standalone.close();
-      session.standalone = stream;
-      return;
-    }
-    const live = this.liveStreams.get(streamId);
-    if (live && live.session === session) live.attach(stream);
-    else stream.close();
-  }
-
-  private delete(io: HttpIO): void {
+  private async delete(io: HttpIO): Promise<void> {
     const sessionId = io.header('mcp-session-id');
     if (!this.sessions || sessionId === undefined) {
       return this.fail(io, 405, ErrorCode.InvalidRequest, 'Method Not Allowed: DELETE needs a legacy session', null, { allow: 'POST' });
     }
-    if (!this.sessions.delete(sessionId)) return this.fail(io, 404, -32001, 'Session not found');
+    let ended: boolean;
+    try {
+      ended = await this.sessions.end(sessionId);
+    } catch (err) {
+      return this.unavailable(io, err);
+    }
+    if (!ended) return this.fail(io, 404, -32001, 'Session not found');
     io.respond(200, {});
   }
 
@@ -489,6 +569,9 @@ export class StreamableHttpHandler {
   unregisterLive(streamId: string): void {
     this.liveStreams.delete(streamId);
   }
+  liveExchange(streamId: string): PostExchange | undefined {
+    return this.liveStreams.get(streamId);
+  }
   get eventStore(): EventStore | undefined {
     return this.sessions?.eventStore;
   }
@@ -513,117 +596,5 @@ export class StreamableHttpHandler {
 
   get stats() {
     return { sessions: this.sessions?.size ?? 0, streams: this.openStreams.size, liveRequests: this.liveStreams.size };
-  }
-}
-
-/** One POSTed request in flight: its response goes out as JSON, or as SSE once anything precedes it. */
-class PostExchange implements Exchange {
-  readonly transport = 'http' as const;
-  readonly info: MessageInfo;
-  readonly signal: AbortSignal;
-  private stream: SseStream | undefined;
-  private streamId: string | undefined;
-  private readonly controller: AbortController | undefined;
-  private done = false;
-  readonly request: Exchange['request'];
-
-  constructor(
-    private readonly handler: StreamableHttpHandler,
-    private readonly io: HttpIO,
-    private readonly requestId: RequestId,
-    readonly session: HttpSession | undefined,
-    private readonly modern: boolean,
-    private readonly extraHeaders: Headers | undefined,
-  ) {
-    const info: MessageInfo = { headers: io.headers };
-    if (io.auth) info.auth = io.auth;
-    if (io.remoteAddress !== undefined) info.remoteAddress = io.remoteAddress;
-    this.info = info;
-    if (session) {
-      // Legacy: a dropped connection is not a cancellation (the client may resume); cancellation is explicit.
-      this.controller = new AbortController();
-      this.signal = this.controller.signal;
-      session.inflight.set(requestId, this.controller);
-      this.request = (method, params, signal) =>
-        session.request(method, params, (m) => this.write(m), signal, handler.timeoutMs);
-    } else {
-      this.signal = io.signal;
-      this.request = undefined;
-    }
-  }
-
-  get streaming(): boolean {
-    return this.stream !== undefined;
-  }
-
-  notify(method: string, params: Record<string, unknown>): Promise<void> {
-    this.write({ jsonrpc: '2.0', method, params });
-    return Promise.resolve();
-  }
-
-  private ensureStream(): void {
-    if (this.stream || this.done) return;
-    const accept = this.io.header('accept');
-    if (accept !== undefined && !/text\/event-stream|\*\/\*/i.test(accept)) return;
-    const resumable = this.session !== undefined && this.handler.eventStore !== undefined && (this.session.protocolVersion ?? '') >= '2025-11-25';
-    this.stream = this.handler.openStream(this.io, this.extraHeaders ?? {}, resumable);
-    if (resumable && this.session) {
-      this.streamId = `${this.session.id}.${randomBytes(6).toString('base64url')}`;
-      this.handler.registerLive(this.streamId, this);
-      this.stream.prime(`${this.streamId}_0`);
-    }
-  }
-
-  readonly closeStream = (): void => {
-    this.ensureStream();
-    this.stream?.close();
-  };
-
-  /** A resumed GET stream takes over delivering the rest of this request's events. */
-  attach(stream: SseStream): void {
-    if (this.stream && !this.stream.closed) this.stream.close();
-    this.stream = stream;
-  }
-
-  private write(message: JsonRpcMessage): void {
-    if (this.done) return;
-    this.ensureStream();
-    if (!this.stream) {
-      // The client cannot take a stream here: route session messages to the GET stream instead.
-      this.session?.sendStandalone(message);
-      return;
-    }
-    const store = this.handler.eventStore;
-    if (this.streamId && store) {
-      const streamId = this.streamId;
-      const id = store.append(streamId, message);
-      if (typeof id === 'string') this.stream.send(message, id);
-      else void id.then((eventId) => this.stream?.send(message, eventId));
-    } else {
-      this.stream.send(message);
-    }
-  }
-
-  finish(message: JsonRpcMessage | undefined, status: number, headers: Headers = {}): void {
-    if (this.done) return;
-    if (message === undefined) {
-      this.done = true;
-      this.stream?.close();
-      if (!this.io.responded) this.io.respond(202, {});
-      return;
-    }
-    if (this.stream) {
-      this.write(message);
-      this.done = true;
-      this.stream.close();
-      return;
-    }
-    this.done = true;
-    this.io.respond(status, { ...JSON_HEADERS, ...this.extraHeaders, ...headers }, JSON.stringify(message));
-  }
-
-  dispose(): void {
-    if (this.session) this.session.inflight.delete(this.requestId);
-    if (this.streamId) this.handler.unregisterLive(this.streamId);
   }
 }
