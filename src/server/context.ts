@@ -205,6 +205,9 @@ export class Call implements CallContext {
   }
 
   private requireCapability(method: InputRequestSpec['method']): void {
+    if (method === 'elicitation/create' && this.era === 'legacy' && this.protocolVersion < '2025-06-18') {
+      throw new McpError(-32603, `Elicitation is not part of protocol ${this.protocolVersion} (it needs 2025-06-18 or later)`);
+    }
     const capability = CAPABILITY_FOR[method];
     if (!this.hasClientCapability(capability)) throw new MissingClientCapabilityError({ [capability]: {} });
   }
