@@ -8,3 +8,5 @@ export { encodeHeaderValue, decodeHeaderValue } from './headers.js';
 export { StreamableHttpClientTransport, type StreamableHttpClientOptions } from './client.js';
 export { SseParser, type SseEvent } from './sse-parser.js';
 export { createTlsFetch, spkiPin, type TlsFetchOptions } from './tls-fetch.js';
+export { createLegacySseListener, type LegacySseOptions } from './sse-2024.js';
+export { LegacySseClientTransport } from './sse-2024-client.js';

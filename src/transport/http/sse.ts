@@ -61,6 +61,11 @@ export class SseStream {
     return this.raw(id === undefined ? `event: message\ndata: ${json}\n\n` : `id: ${id}\nevent: message\ndata: ${json}\n\n`);
   }
 
+  /** A named event with raw (single-line) data, e.g. the 2024-11-05 `endpoint` event. */
+  sendEvent(event: string, data: string): boolean {
+    return this.raw(`event: ${event}\ndata: ${data.replace(/[\r\n]/g, '')}\n\n`);
+  }
+
   /** An event with an id and empty data: lets the client resume from here before anything else arrives. */
   prime(id: string): boolean {
     return this.raw(this.retryMs === undefined ? `id: ${id}\ndata: \n\n` : `id: ${id}\nretry: ${this.retryMs}\ndata: \n\n`);
