@@ -4,6 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { McpServer } from '../server/server.js';
 import { type NodeHandlerOptions, createNodeListener } from '../transport/http/node.js';
+import { type LegacySseOptions, createLegacySseListener } from '../transport/http/sse-2024.js';
 import type { Logger } from '../util/logger.js';
 import { accessLog } from './access-log.js';
 import { ConfigError, type RuntimeConfig, loadConfig } from './config.js';
@@ -29,6 +30,8 @@ export interface ServeOptions extends ServeFeatureOptions {
   tls?: { ciphers?: string; minVersion?: 'TLSv1.2' | 'TLSv1.3' };
   /** Version reported by /health (default: the server's version). */
   version?: string;
+  /** Also serve the deprecated 2024-11-05 HTTP+SSE transport at /sse and /messages (default off). */
+  legacySse?: boolean | LegacySseOptions;
 }
 
 export interface ServeHandle {
@@ -90,6 +93,11 @@ export async function serve(server: McpServer, options: ServeOptions = {}): Prom
   const mcp = createNodeListener(server, httpOptions);
   if (mcp.handler.sessions) health.add('sessions', () => ({ healthy: true, message: `${mcp.handler.sessions?.size ?? 0} active` }));
 
+  const legacySse = options.legacySse
+    ? createLegacySseListener(server, { maxBodyBytes: config.maxBodyBytes, ...(options.legacySse === true ? {} : options.legacySse) })
+    : undefined;
+  const ssePaths = legacySse ? new Set([(options.legacySse as LegacySseOptions).ssePath ?? '/sse', (options.legacySse as LegacySseOptions).messagesPath ?? '/messages']) : undefined;
+
   let draining = false;
   let inflight = 0;
   let onIdle: (() => void) | undefined;
@@ -133,7 +141,8 @@ export async function serve(server: McpServer, options: ServeOptions = {}): Prom
       inflight--;
       if (inflight === 0) onIdle?.();
     });
-    mcp(req, res);
+    if (ssePaths?.has(path)) legacySse?.(req, res);
+    else mcp(req, res);
   };
 
   const http = createHttp(config, options, listener, log);
@@ -179,6 +188,7 @@ export async function serve(server: McpServer, options: ServeOptions = {}): Prom
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeIdleConnections();
       mcp.handler.drain();
+      await legacySse?.close();
       await server.close();
       const idle = inflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onIdle = resolve));
       let timer: ReturnType<typeof setTimeout> | undefined;
