@@ -7,7 +7,7 @@ import {
   MethodNotFoundError,
 } from '../protocol/errors.js';
 import type { JsonRpcNotification, JsonRpcRequest } from '../protocol/jsonrpc.js';
-import { META } from '../protocol/meta.js';
+import { META, TASKS_EXTENSION } from '../protocol/meta.js';
 import type {
   CallToolResult,
   ClientCapabilities,
@@ -366,6 +366,54 @@ export class McpClient {
       { name, arguments: args },
       options,
     )) as unknown as CallToolResult;
+  }
+
+  /**
+   * Calls a tool with the tasks extension declared (2026-07-28): if the server answers with a
+   * task, polls `tasks/get` (honouring `pollIntervalMs`), answers the task's input requests
+   * with the configured handlers through `tasks/update`, and resolves with the final result.
+   * `onTask` sees the task id (persist it to resume after a crash); aborting `signal` cancels the task.
+   */
+  async callToolAsTask(
+    name: string,
+    args: Record<string, unknown> = {},
+    options: CallOptions & { onTask?: (task: { taskId: string; status: string }) => void; maxWaitMs?: number } = {},
+  ): Promise<CallToolResult> {
+    if (this.era !== 'modern') return this.callTool(name, args, options);
+    const taskMeta = { [META.clientCapabilities]: { ...this.capabilities, extensions: { ...(this.capabilities.extensions as object), [TASKS_EXTENSION]: {} } } };
+    const first = await this.request('tools/call', { name, arguments: args }, { ...options, meta: { ...options.meta, ...taskMeta } });
+    if (first.resultType !== 'task') return first as unknown as CallToolResult;
+    const taskId = first.taskId as string;
+    options.onTask?.({ taskId, status: first.status as string });
+    const deadline = Date.now() + (options.maxWaitMs ?? 3_600_000);
+    let interval = typeof first.pollIntervalMs === 'number' ? Math.max(50, first.pollIntervalMs) : 500;
+    const answered = new Set<string>();
+    for (;;) {
+      if (options.signal?.aborted) {
+        await this.request('tasks/cancel', { taskId }, { meta: taskMeta }).catch(() => {});
+        throw new LocalError('CANCELLED', `Task ${taskId} cancelled`);
+      }
+      const task = await this.request('tasks/get', { taskId }, { meta: taskMeta });
+      const status = task.status as string;
+      if (status === 'completed') return task.result as CallToolResult;
+      if (status === 'failed') {
+        const error = (task.error ?? {}) as { code?: number; message?: string; data?: unknown };
+        throw new McpError(error.code ?? ErrorCode.InternalError, error.message ?? `Task ${taskId} failed`, error.data);
+      }
+      if (status === 'cancelled') throw new LocalError('CANCELLED', `Task ${taskId} was cancelled`);
+      if (status === 'input_required' && task.inputRequests) {
+        const pending = Object.fromEntries(Object.entries(task.inputRequests as Record<string, unknown>).filter(([key]) => !answered.has(key)));
+        if (Object.keys(pending).length > 0) {
+          const inputResponses = await this.answerInputs(pending, options.signal);
+          for (const key of Object.keys(pending)) answered.add(key);
+          await this.request('tasks/update', { taskId, inputResponses }, { meta: taskMeta });
+          continue;
+        }
+      }
+      if (Date.now() > deadline) throw new LocalError('TIMEOUT', `Task ${taskId} did not finish within ${options.maxWaitMs ?? 3_600_000} ms`);
+      await new Promise((r) => setTimeout(r, interval));
+      interval = Math.min(interval * 1.5, 5000);
+    }
   }
 
   listResources(cursor?: string, options?: CallOptions) {

@@ -240,3 +240,30 @@ describe('wire-level rules', () => {
     expect(new McpError(-1, 'x')).toBeInstanceOf(Error);
   });
 });
+
+describe('tasks extension (2026-07-28)', () => {
+  it('runs a tool as a task, polls it to completion, and answers input through tasks/update', async () => {
+    const { createEverythingServer } = await import('../../examples/everything/server.js');
+    const server = createEverythingServer();
+    const { client } = await connectPair(server, {
+      protocol: 'modern',
+      handlers: { elicitation: async () => ({ action: 'accept', content: { confirm: true } }) },
+    });
+    const seen: string[] = [];
+    const slow = await client.callToolAsTask('slow_compute', { seconds: 0.2, label: 'x' }, { onTask: (t) => seen.push(t.status) });
+    expect(seen).toEqual(['working']);
+    expect(slow.content).toEqual([{ type: 'text', text: 'Computed x after 0.2 s' }]);
+    const confirmed = await client.callToolAsTask('confirm_delete', { filename: 'a.txt' });
+    expect(confirmed.content).toEqual([{ type: 'text', text: 'Deleted a.txt' }]);
+    await expect(client.callToolAsTask('protocol_error_job')).rejects.toMatchObject({ code: -32603 });
+    const failing = await client.callToolAsTask('failing_job');
+    expect(failing.isError).toBe(true);
+    // Without the extension a task-required tool is refused with -32021.
+    await expect(client.callTool('failing_job')).rejects.toMatchObject({ code: -32021 });
+    // Tasks created by one principal are invisible to the others (owner binding): unknown id is -32602.
+    await expect(
+      client.request('tasks/get', { taskId: 'nope' }, { meta: { 'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } } } }),
+    ).rejects.toMatchObject({ code: -32602 });
+    await server.close();
+  });
+});
