@@ -30,6 +30,8 @@ export interface ServeOptions extends ServeFeatureOptions {
   tls?: { ciphers?: string; minVersion?: 'TLSv1.2' | 'TLSv1.3' };
   /** Version reported by /health (default: the server's version). */
   version?: string;
+  /** WebSocket upgrades at the MCP path (needs the optional peer `ws`). Default true; off silently without `ws`. */
+  websocket?: boolean | import('../transport/websocket/server.js').WebSocketAttachOptions;
   /** Also serve the deprecated 2024-11-05 HTTP+SSE transport at /sse and /messages (default off). */
   legacySse?: boolean | LegacySseOptions;
 }
@@ -161,6 +163,23 @@ export async function serve(server: McpServer, options: ServeOptions = {}): Prom
       socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     } else socket.destroy();
   });
+  let websocket: { close(): Promise<void> } | undefined;
+  if (options.websocket !== false) {
+    try {
+      const ws = await import('../transport/websocket/server.js');
+      const wsOptions = options.websocket === true || options.websocket === undefined ? {} : options.websocket;
+      websocket = ws.attachWebSocket(http, server, {
+        path: httpOptions.path as string,
+        ...(config.allowedHosts !== undefined ? { allowedHosts: config.allowedHosts } : {}),
+        ...(features.authenticate ? { authenticate: features.authenticate as never } : {}),
+        hooks: { connectionOpened: () => features.metrics?.connectionOpened('websocket'), connectionClosed: () => features.metrics?.connectionClosed('websocket') },
+        ...wsOptions,
+      });
+      features.names.push('websocket');
+    } catch (err) {
+      if (options.websocket) throw new ConfigError('websocket', `WebSocket needs the optional peer ws (npm i ws): ${(err as Error).message}`);
+    }
+  }
   await listen(http, config.port, config.host);
   const address = http.address() as AddressInfo;
 
@@ -188,6 +207,7 @@ export async function serve(server: McpServer, options: ServeOptions = {}): Prom
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeIdleConnections();
       mcp.handler.drain();
+      await websocket?.close();
       await legacySse?.close();
       await server.close();
       const idle = inflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onIdle = resolve));

@@ -47,6 +47,19 @@ describe('runtime: real process', () => {
     expect(metrics).toMatch(/mcp_requests_total\{method="tools\/call",status="ok"\} 1/);
   });
 
+  it('accepts WebSocket upgrades on the same port and path', async () => {
+    const { WebSocketClientTransport } = await import('../../src/transport/websocket/client.js');
+    const proc = await start();
+    for (const protocol of ['modern', 'legacy'] as const) {
+      const client = new McpClient({ name: 'ws', version: '1' }, { protocol });
+      await client.connect(new WebSocketClientTransport(`ws://127.0.0.1:${proc.port}/mcp`));
+      expect((await client.callTool('test_simple_text')).content).toHaveLength(1);
+      await client.close();
+    }
+    const metrics = await (await fetch(`http://127.0.0.1:${proc.port}/metrics`)).text();
+    expect(metrics).toMatch(/mcp_active_connections\{transport="websocket"\} 0/);
+  });
+
   it('exits 78 naming the variable when configuration is bad', async () => {
     for (const [name, value] of [['MCP_SERVER_PORT', 'eighty'], ['MCP_LOG_LEVEL', 'verbose'], ['MCP_RATE_LIMIT_BURST', '5'], ['MCP_TLS_CERT_PATH', '/nonexistent.pem']] as const) {
       const env: Record<string, string> = { [name]: value };
