@@ -41,13 +41,13 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * 2026-07-28 multi-round-trip: restores answers from a signed requestState plus this
  * round's inputResponses before the handler replays.
  */
-function restoreInputs(server: McpServer, call: Call, argsDigest: string): void {
+function restoreInputs(server: McpServer, call: Call, argsDigest: () => string): void {
   if (call.era !== 'modern') return;
   const params = call.params;
   if (params.requestState !== undefined) {
     const payload = server.stateCodec.decode(params.requestState, {
       t: `${call.method} ${call.target}`,
-      a: argsDigest,
+      a: argsDigest(),
       p: call.auth?.subject,
     });
     call.answers = { ...payload.r };
@@ -63,13 +63,13 @@ function restoreInputs(server: McpServer, call: Call, argsDigest: string): void 
   }
 }
 
-function inputRequiredResult(server: McpServer, call: Call, argsDigest: string, missing: Record<string, unknown>): Result {
+function inputRequiredResult(server: McpServer, call: Call, argsDigest: () => string, missing: Record<string, unknown>): Result {
   const inputRequests: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(missing)) {
     const { method, params } = spec as { method: string; params?: unknown };
     inputRequests[key] = params === undefined ? { method } : { method, params };
   }
-  const payload: Parameters<RequestStateCodec['encode']>[0] = { t: `${call.method} ${call.target}`, a: argsDigest, r: call.answers };
+  const payload: Parameters<RequestStateCodec['encode']>[0] = { t: `${call.method} ${call.target}`, a: argsDigest(), r: call.answers };
   if (call.handlerState !== undefined) payload.s = call.handlerState;
   const subject = call.auth?.subject;
   if (subject !== undefined) payload.p = subject;
@@ -84,7 +84,9 @@ async function withInputs(
   run: () => Promise<Result>,
   onError?: (err: unknown) => Result,
 ): Promise<Result> {
-  const digest = call.era === 'modern' ? RequestStateCodec.digest(digestOf) : '';
+  // Hashing the arguments costs a few microseconds: only pay it when a round trip is involved.
+  let memo: string | undefined;
+  const digest = () => (memo ??= RequestStateCodec.digest(digestOf));
   restoreInputs(server, call, digest);
   let result: Result;
   try {
