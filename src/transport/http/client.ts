@@ -155,8 +155,10 @@ export class StreamableHttpClientTransport implements Transport {
     }
     const text = await response.text();
     const parsed = text.length > 0 ? parseJson(text, DEFAULT_MAX_JSON_DEPTH) : undefined;
-    if (parsed?.ok && typeof parsed.value === 'object' && parsed.value !== null) {
-      this.deliver(parsed.value);
+    const value = parsed?.ok ? (parsed.value as Record<string, unknown> | null) : undefined;
+    // A JSON-RPC body (even on an error status) is the answer; any other JSON (`{"error":"invalid_token"}`) is not.
+    if (value && typeof value === 'object' && (Array.isArray(value) || value.jsonrpc === '2.0')) {
+      this.deliver(value);
       return;
     }
     if (!response.ok && requestId !== undefined) {
