@@ -1,4 +1,4 @@
-import { ErrorCode, McpError } from './errors.js';
+import { ErrorCode, type McpError } from './errors.js';
 
 export type RequestId = string | number;
 
@@ -124,16 +124,26 @@ export function validateMessage(
     return { ok: true, message: value as unknown as JsonRpcMessage };
   }
   if ('result' in value || 'error' in value) {
-    if ('result' in value && !isPlainObject(value.result)) {
-      return { ok: false, error: errorResponse(idForError, ErrorCode.InvalidRequest, 'Invalid Request: result must be an object') };
+    // JSON-RPC 2.0 section 5: exactly one of result and error; a result answers a request id,
+    // an error carries that id or null (absent tolerated: null is what it means); codes are integers.
+    if ('result' in value && 'error' in value) {
+      return { ok: false, error: errorResponse(idForError, ErrorCode.InvalidRequest, 'Invalid Request: response has both result and error') };
     }
-    if ('error' in value) {
-      const e = value.error;
-      if (!isPlainObject(e) || typeof e.code !== 'number' || typeof e.message !== 'string') {
-        return { ok: false, error: errorResponse(idForError, ErrorCode.InvalidRequest, 'Invalid Request: malformed error object') };
+    if ('result' in value) {
+      if (!isPlainObject(value.result)) {
+        return { ok: false, error: errorResponse(idForError, ErrorCode.InvalidRequest, 'Invalid Request: result must be an object') };
       }
-    } else if (!isId(id)) {
-      return { ok: false, error: errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request: response id missing') };
+      if (!isId(id)) {
+        return { ok: false, error: errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request: result response id must be a string or integer') };
+      }
+      return { ok: true, message: value as unknown as JsonRpcMessage };
+    }
+    const e = value.error;
+    if (!isPlainObject(e) || !Number.isInteger(e.code) || typeof e.message !== 'string') {
+      return { ok: false, error: errorResponse(idForError, ErrorCode.InvalidRequest, 'Invalid Request: malformed error object') };
+    }
+    if (id !== undefined && id !== null && !isId(id)) {
+      return { ok: false, error: errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request: error response id must be a string, integer or null') };
     }
     return { ok: true, message: value as unknown as JsonRpcMessage };
   }

@@ -60,10 +60,7 @@ function checkErrorResponse(e: unknown, code: number, expectedId?: unknown): voi
   if (!back.ok || !validateMessage(back.value).ok) fail('error response does not survive the wire');
 }
 
-/**
- * The shapes MCP allows. Error responses' ids are not checked here: validateMessage does not
- * check them (finding F7 in protocol-findings.test.ts, pinned there until fixed).
- */
+/** The shapes JSON-RPC 2.0 and MCP allow. */
 function shapeProblem(m: unknown): string | undefined {
   if (!isPlainObject(m) || m.jsonrpc !== '2.0') return 'envelope';
   if ('method' in m) {
@@ -72,14 +69,15 @@ function shapeProblem(m: unknown): string | undefined {
     if ('id' in m && !isRequestId(m.id)) return 'request id';
     return undefined;
   }
-  if (!('result' in m) && !('error' in m)) return 'kind';
-  if ('result' in m && !isPlainObject(m.result)) return 'result';
-  if ('error' in m) {
-    const e = m.error;
-    if (!isPlainObject(e) || typeof e.code !== 'number' || typeof e.message !== 'string') return 'error';
-  } else if (!isRequestId(m.id)) {
-    return 'response id';
+  if ('result' in m === 'error' in m) return 'kind';
+  if ('result' in m) {
+    if (!isPlainObject(m.result)) return 'result';
+    if (!isRequestId(m.id)) return 'response id';
+    return undefined;
   }
+  const e = m.error;
+  if (!isPlainObject(e) || !Number.isInteger(e.code) || typeof e.message !== 'string') return 'error';
+  if (m.id !== undefined && m.id !== null && !isRequestId(m.id)) return 'error response id';
   return undefined;
 }
 
@@ -90,6 +88,7 @@ function checkValidation(value: unknown): void {
     if (problem !== undefined) fail(`accepted a message with a bad ${problem}`);
     if (v.message !== value) fail('validateMessage must return the value it was given');
   } else {
+    if (shapeProblem(value) === undefined) fail(`refused an allowed message: ${v.error.error.message}`);
     const id = isPlainObject(value) ? value.id : undefined;
     checkErrorResponse(v.error, ErrorCode.InvalidRequest, v.error.id === null ? undefined : id);
   }
