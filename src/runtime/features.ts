@@ -51,7 +51,23 @@ export async function enableFeatures(
   let authenticate: Features['authenticate'];
   let errorChallenge: Features['errorChallenge'];
   let wellKnown: Features['wellKnown'];
-  const eventStore: EventStore | undefined = undefined;
+  let eventStore: EventStore | undefined;
+  let redis: import('../redis/scaling.js').RedisScaling | undefined;
+
+  if (config.redisUrl) {
+    // One connection set per process for sessions, SSE events, change events and rate limits.
+    const { RedisScaling } = await import('../redis/scaling.js');
+    try {
+      redis = new RedisScaling({ url: config.redisUrl, logger: logger.module('redis') });
+    } catch (err) {
+      throw new ConfigError('MCP_REDIS_URL', (err as Error).message);
+    }
+    const scaling = redis;
+    scaling.install(server);
+    eventStore = scaling.eventStore;
+    health.add('redis', () => scaling.health());
+    names.push('redis');
+  }
 
   if (options.metrics !== false) {
     try {
@@ -93,10 +109,9 @@ export async function enableFeatures(
   if (options.rateLimit !== false && (config.rateLimit || limits?.tools || limits?.resources || limits?.prompts || limits?.global)) {
     const rl = await import('../ratelimit/index.js');
     let store: import('../ratelimit/store.js').RateLimitStore | undefined;
-    if (config.redisUrl) {
-      const redisStore = new rl.RedisRateLimitStore({ url: config.redisUrl, logger: logger.module('ratelimit') });
-      store = redisStore;
-      closers.push(() => redisStore.close());
+    if (redis) {
+      // Shares the scaling connection (the store never closes a client it was given).
+      store = new rl.RedisRateLimitStore({ client: redis.connection.command, logger: logger.module('ratelimit') });
     }
     const global = config.rateLimit
       ? new rl.RateLimitConfig(config.rateLimit.requests, config.rateLimit.windowSecs * 1000).withBurst(config.rateLimit.burst ?? config.rateLimit.requests)
@@ -118,6 +133,9 @@ export async function enableFeatures(
     }
     names.push('audit');
   }
+
+  // Last to close: the rate limiter shares its client.
+  if (redis) closers.push(() => redis?.close());
 
   return {
     names,

@@ -3,11 +3,18 @@
  * in-memory bus serves one process; a Redis bus (mcpkit/redis) implements the same
  * interface to fan events out to every replica.
  */
-export type ChangeEvent =
+export type ChangeEvent = (
   | { type: 'tools/list_changed' }
   | { type: 'prompts/list_changed' }
   | { type: 'resources/list_changed' }
-  | { type: 'resources/updated'; uri: string };
+  | { type: 'resources/updated'; uri: string }
+) & {
+  /**
+   * Unique per published event when the bus spans processes (set by the bus, not the publisher):
+   * replicas that each hold a copy of one legacy session use it so the session hears the event once.
+   */
+  readonly id?: string;
+};
 
 export interface NotificationBus {
   publish(event: ChangeEvent): void | Promise<void>;
@@ -18,8 +25,43 @@ export interface NotificationBus {
 
 export class MemoryNotificationBus implements NotificationBus {
   private readonly listeners = new Set<(event: ChangeEvent) => void>();
+  private backend: NotificationBus | undefined;
+  private detachBackend: (() => void) | undefined;
 
-  publish(event: ChangeEvent): void {
+  publish(event: ChangeEvent): void | Promise<void> {
+    if (this.backend) return this.backend.publish(event);
+    this.deliver(event);
+  }
+
+  subscribe(listener: (event: ChangeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Routes this bus through another one (e.g. a Redis bus shared by every replica): publishing here
+   * publishes there, and whatever reaches the backend (from any process) reaches this bus's
+   * listeners once. It is how a server built with the default bus joins a cluster after
+   * construction, as `serve()` does for MCP_REDIS_URL. `undefined` detaches; the backend is not
+   * closed (its owner closes it).
+   */
+  relayThrough(backend: NotificationBus | undefined): void {
+    this.detachBackend?.();
+    this.detachBackend = undefined;
+    this.backend = backend;
+    if (backend) this.detachBackend = backend.subscribe((event) => this.deliver(event));
+  }
+
+  /** The bus this one relays through, if any. */
+  get relay(): NotificationBus | undefined {
+    return this.backend;
+  }
+
+  async close(): Promise<void> {
+    this.relayThrough(undefined);
+  }
+
+  private deliver(event: ChangeEvent): void {
     for (const listener of this.listeners) {
       try {
         listener(event);
@@ -27,11 +69,6 @@ export class MemoryNotificationBus implements NotificationBus {
         // One broken subscriber must not starve the others.
       }
     }
-  }
-
-  subscribe(listener: (event: ChangeEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 
   get size(): number {
@@ -45,3 +82,17 @@ export const NOTIFICATION_METHOD: Record<ChangeEvent['type'], string> = {
   'resources/list_changed': 'notifications/resources/list_changed',
   'resources/updated': 'notifications/resources/updated',
 };
+
+/**
+ * The legacy-session notification an event turns into: list changes go to every session,
+ * resource updates only to sessions subscribed to that URI.
+ */
+export function sessionNotification(
+  event: ChangeEvent,
+  subscriptions: ReadonlySet<string>,
+): { method: string; params: Record<string, unknown> } | undefined {
+  if (event.type === 'resources/updated') {
+    return subscriptions.has(event.uri) ? { method: NOTIFICATION_METHOD[event.type], params: { uri: event.uri } } : undefined;
+  }
+  return { method: NOTIFICATION_METHOD[event.type], params: {} };
+}

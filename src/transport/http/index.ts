@@ -10,3 +10,13 @@ export { SseParser, type SseEvent } from './sse-parser.js';
 export { createTlsFetch, spkiPin, type TlsFetchOptions } from './tls-fetch.js';
 export { createLegacySseListener, type LegacySseOptions } from './sse-2024.js';
 export { LegacySseClientTransport } from './sse-2024-client.js';
+export {
+  useSharedSessions,
+  SessionUnavailableError,
+  type SessionStore,
+  type SessionRouter,
+  type SessionRecord,
+  type SessionSignal,
+  type SharedSessions,
+} from './sessions.js';
+export { splitEventId, type EventTail } from './event-store.js';

@@ -1,64 +1,103 @@
 import { randomBytes } from 'node:crypto';
-import { ConnectionClosedError, InvalidOptionError, McpError, RequestCancelledError, RequestTimeoutError } from '../../protocol/errors.js';
+import {
+  ConnectionClosedError,
+  InvalidOptionError,
+  LocalError,
+  McpError,
+  RequestCancelledError,
+  RequestTimeoutError,
+} from '../../protocol/errors.js';
 import type { JsonRpcMessage, JsonRpcResponse, RequestId } from '../../protocol/jsonrpc.js';
 import type { ClientCapabilities, Implementation, LoggingLevel } from '../../protocol/types.js';
 import type { LegacySession } from '../../server/context.js';
+import { type NotificationBus, sessionNotification } from '../../server/notifications.js';
+import { type Logger, silentLogger } from '../../util/logger.js';
+import { type EventStore, MemoryEventStore } from './event-store.js';
 import type { SseStream } from './sse.js';
 
-/** Stores SSE events so a client can resume a stream with `Last-Event-ID` (legacy era). */
-export interface EventStore {
-  /** Stores an event of a stream and returns its id. */
-  append(streamId: string, message: JsonRpcMessage): Promise<string> | string;
-  /** Replays the events after `lastEventId` (same stream); returns that stream's id, or undefined if unknown. */
-  replayAfter(lastEventId: string, send: (id: string, message: JsonRpcMessage) => void): Promise<string | undefined> | string | undefined;
+export { type EventStore, type EventTail, MemoryEventStore, splitEventId } from './event-store.js';
+
+// ------------------------------------------------------------------ sharing sessions between processes
+
+/** What a legacy session negotiated: all another replica needs to serve it. */
+export interface SessionRecord {
+  protocolVersion: string | undefined;
+  initialized: boolean;
+  clientInfo?: Implementation | undefined;
+  clientCapabilities: ClientCapabilities;
+  logLevel?: LoggingLevel | undefined;
+  subscriptions: string[];
 }
 
-/** In-process event store, bounded per stream and in streams; oldest streams are evicted first. */
-export class MemoryEventStore implements EventStore {
-  private readonly streams = new Map<string, { seq: number; events: Array<{ seq: number; message: JsonRpcMessage }> }>();
+/** Where session records live when several processes serve one endpoint (Redis in mcpkit/redis). */
+export interface SessionStore {
+  /** The record, or undefined if the session does not exist (any more); refreshes its expiry to `ttlMs`. */
+  load(id: string, ttlMs: number): Promise<SessionRecord | undefined>;
+  save(id: string, record: SessionRecord, ttlMs: number): Promise<void>;
+  /** Pushes the expiry of sessions that are busy here (open GET stream, requests running). */
+  touch(ids: readonly string[], ttlMs: number): Promise<void>;
+  /** Returns whether the session existed. */
+  delete(id: string): Promise<boolean>;
+}
+
+/** Messages between the replicas that hold a copy of one session. */
+export type SessionSignal =
+  /** A client's answer to a server-to-client request, POSTed to a replica that did not send it. */
+  | { type: 'response'; response: JsonRpcResponse }
+  /** notifications/cancelled for a request running elsewhere. */
+  | { type: 'cancel'; requestId: RequestId; reason?: unknown }
+  /** The session's negotiated state changed (logging/setLevel, resources/subscribe...). */
+  | { type: 'state'; origin: string; record: SessionRecord }
+  /** DELETE: every copy ends now. */
+  | { type: 'deleted'; origin: string }
+  /** The client opened its GET stream on `origin`: older GET streams elsewhere are stale. */
+  | { type: 'standalone'; origin: string };
+
+/** Delivers signals to every process holding a copy of a session (Redis pub/sub in mcpkit/redis). */
+export interface SessionRouter {
+  /** Identifies this process in signals (stable for its lifetime, unique among replicas). */
+  readonly replicaId: string;
+  /** Resolves once signals for `sessionId` reach `onSignal`; returns the function that stops listening. */
+  listen(sessionId: string, onSignal: (signal: SessionSignal) => void): Promise<() => void>;
+  send(sessionId: string, signal: SessionSignal): Promise<void>;
+}
+
+export interface SharedSessions {
+  store: SessionStore;
+  router: SessionRouter;
+  /** Must support `subscribe` (live tail) so any replica can carry any session's streams. */
+  eventStore: EventStore;
+}
+
+const sharedByServer = new WeakMap<object, SharedSessions>();
+
+/**
+ * Makes Streamable HTTP handlers created for `server` from now on share legacy sessions through
+ * `shared` (unless their own options name a session store). `serve()` does this when MCP_REDIS_URL
+ * is set; `undefined` undoes it.
+ */
+export function useSharedSessions(server: object, shared: SharedSessions | undefined): void {
+  if (shared === undefined) sharedByServer.delete(server);
+  else sharedByServer.set(server, shared);
+}
+
+export function sharedSessionsOf(server: object): SharedSessions | undefined {
+  return sharedByServer.get(server);
+}
+
+/** The session cannot be served right now (store unreachable, replica full): answer 503 and let the client retry. */
+export class SessionUnavailableError extends LocalError {
+  override name = 'SessionUnavailableError';
   constructor(
-    private readonly maxEventsPerStream = 1000,
-    private readonly maxStreams = 10_000,
+    message: string,
+    readonly retryAfterSecs = 1,
+    options?: { cause?: unknown },
   ) {
-    if (!Number.isSafeInteger(maxEventsPerStream) || maxEventsPerStream < 1) throw new InvalidOptionError('maxEventsPerStream', 'must be a positive integer');
-    if (!Number.isSafeInteger(maxStreams) || maxStreams < 1) throw new InvalidOptionError('maxStreams', 'must be a positive integer');
-  }
-
-  append(streamId: string, message: JsonRpcMessage): string {
-    let stream = this.streams.get(streamId);
-    if (!stream) {
-      if (this.streams.size >= this.maxStreams) {
-        const oldest = this.streams.keys().next().value;
-        if (oldest !== undefined) this.streams.delete(oldest);
-      }
-      stream = { seq: 0, events: [] };
-      this.streams.set(streamId, stream);
-    }
-    const seq = ++stream.seq;
-    stream.events.push({ seq, message });
-    if (stream.events.length > this.maxEventsPerStream) stream.events.shift();
-    return `${streamId}_${seq}`;
-  }
-
-  replayAfter(lastEventId: string, send: (id: string, message: JsonRpcMessage) => void): string | undefined {
-    const sep = lastEventId.lastIndexOf('_');
-    if (sep <= 0) return undefined;
-    const streamId = lastEventId.slice(0, sep);
-    const after = Number(lastEventId.slice(sep + 1));
-    const stream = this.streams.get(streamId);
-    if (!stream || !Number.isSafeInteger(after)) return undefined;
-    for (const event of stream.events) if (event.seq > after) send(`${streamId}_${event.seq}`, event.message);
-    return streamId;
-  }
-
-  forget(streamId: string): void {
-    this.streams.delete(streamId);
-  }
-
-  get size(): number {
-    return this.streams.size;
+    super('TRANSPORT', message, options);
   }
 }
+
+// ------------------------------------------------------------------ sessions
 
 interface PendingOutgoing {
   resolve(result: Record<string, unknown>): void;
@@ -78,15 +117,21 @@ export class HttpSession implements LegacySession {
   standalone: SseStream | undefined;
   readonly standaloneStreamId: string;
   detach: () => void = () => {};
+  /** JSON of the record last written to the session store (shared sessions). */
+  persisted: string | undefined;
   private nextId = 1;
   private readonly pending = new Map<RequestId, PendingOutgoing>();
   /** Requests being served, by JSON-RPC id: notifications/cancelled and DELETE abort them. */
   readonly inflight = new Map<RequestId, AbortController>();
   closed = false;
+  /** Keeps GET-stream writes in order while an async store assigns their ids. */
+  private outbox: Promise<void> | undefined;
 
   constructor(
     readonly id: string,
     private readonly eventStore: EventStore | undefined,
+    /** Appended to server-to-client request ids so copies of one session on several replicas never reuse an id. */
+    private readonly requestIdSuffix = '',
   ) {
     this.standaloneStreamId = `${id}.get`;
   }
@@ -96,12 +141,38 @@ export class HttpSession implements LegacySession {
     this.sendStandalone({ jsonrpc: '2.0', method, params });
   }
 
-  sendStandalone(message: JsonRpcMessage): void {
+  /**
+   * With a tailing (shared) store the GET stream, wherever it is held, hears the message through
+   * its tail, so it is only stored here; written directly only when storing fails.
+   */
+  sendStandalone(message: JsonRpcMessage, dedupeKey?: string): void {
     if (this.closed) return;
-    const stored = this.eventStore?.append(this.standaloneStreamId, message);
-    const write = (id: string | undefined) => this.standalone?.send(message, id);
-    if (stored instanceof Promise) void stored.then(write, () => write(undefined));
-    else write(stored);
+    const store = this.eventStore;
+    if (!store) {
+      this.standalone?.send(message);
+      return;
+    }
+    const tailed = store.subscribe !== undefined;
+    const deliver = (id: string | undefined, failed: boolean) => {
+      if (!tailed || failed) this.standalone?.send(message, failed ? undefined : id);
+    };
+    let stored: ReturnType<EventStore['append']>;
+    try {
+      stored = store.append(this.standaloneStreamId, message, dedupeKey);
+    } catch {
+      deliver(undefined, true);
+      return;
+    }
+    if (!(stored instanceof Promise)) {
+      if (this.outbox) this.outbox = this.outbox.then(() => deliver(stored, false));
+      else deliver(stored, false);
+      return;
+    }
+    stored.catch(() => {});
+    this.outbox = (this.outbox ?? Promise.resolve()).then(() => stored).then(
+      (id) => deliver(id, false),
+      () => deliver(undefined, true),
+    );
   }
 
   /** A server-to-client request; `send` puts it on a stream (the related POST's, or the GET stream). */
@@ -113,7 +184,7 @@ export class HttpSession implements LegacySession {
     timeoutMs: number,
   ): Promise<Record<string, unknown>> {
     if (this.closed) return Promise.reject(new ConnectionClosedError('Session closed'));
-    const id = `s${this.nextId++}`;
+    const id = `s${this.nextId++}${this.requestIdSuffix}`;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => finish(() => reject(new RequestTimeoutError(method, timeoutMs))), timeoutMs);
       timer.unref?.();
@@ -147,6 +218,34 @@ export class HttpSession implements LegacySession {
     return true;
   }
 
+  record(): SessionRecord {
+    const record: SessionRecord = {
+      protocolVersion: this.protocolVersion,
+      initialized: this.initialized,
+      clientCapabilities: this.clientCapabilities,
+      subscriptions: [...this.subscriptions],
+    };
+    if (this.clientInfo !== undefined) record.clientInfo = this.clientInfo;
+    if (this.logLevel !== undefined) record.logLevel = this.logLevel;
+    return record;
+  }
+
+  apply(record: SessionRecord): void {
+    this.protocolVersion = record.protocolVersion;
+    this.initialized = record.initialized === true;
+    this.clientInfo = record.clientInfo;
+    this.clientCapabilities = record.clientCapabilities ?? {};
+    this.logLevel = record.logLevel;
+    this.subscriptions.clear();
+    for (const uri of record.subscriptions ?? []) this.subscriptions.add(uri);
+    this.persisted = JSON.stringify(this.record());
+  }
+
+  /** Whether the state changed since it was last stored. */
+  get dirty(): boolean {
+    return JSON.stringify(this.record()) !== this.persisted;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -163,26 +262,65 @@ export interface SessionManagerOptions {
   idleTimeoutMs?: number;
   maxSessions?: number;
   eventStore?: EventStore | false;
+  /** Shares sessions with other processes (store, router and a tailing event store). Default: this process only. */
+  shared?: SharedSessions;
+  /** Change events that shared sessions hear (with the event ids that keep delivery exactly-once). */
+  bus?: NotificationBus;
+  logger?: Logger;
 }
 
-/** Creates, finds, reaps and bounds legacy sessions. */
+/**
+ * Creates, finds, reaps and bounds legacy sessions. With `shared`, the session store is the source
+ * of truth: every request reads the record (refreshing its expiry), state changes are written back
+ * before the response goes out, and this process keeps a local copy per session it serves, linked
+ * to the other copies through the router.
+ */
 export class SessionManager {
   private readonly sessions = new Map<string, HttpSession>();
+  private readonly hydrating = new Map<string, Promise<HttpSession | undefined>>();
   readonly idleTimeoutMs: number;
   readonly maxSessions: number;
   readonly eventStore: EventStore | undefined;
+  private readonly store: SessionStore | undefined;
+  private readonly router: SessionRouter | undefined;
+  private readonly bus: NotificationBus | undefined;
+  private readonly logger: Logger;
+  private readonly requestIdSuffix: string;
   private reaper: ReturnType<typeof setInterval> | undefined;
   onclose: ((session: HttpSession) => void) | undefined;
+  /** A session created elsewhere got a local copy here. */
+  onhydrate: ((session: HttpSession) => void) | undefined;
 
   constructor(options: SessionManagerOptions = {}) {
     this.idleTimeoutMs = options.idleTimeoutMs ?? 600_000;
     this.maxSessions = options.maxSessions ?? 10_000;
     if (!Number.isFinite(this.idleTimeoutMs) || this.idleTimeoutMs <= 0) throw new InvalidOptionError('sessionIdleTimeoutMs', 'must be a positive number');
     if (!Number.isSafeInteger(this.maxSessions) || this.maxSessions < 1) throw new InvalidOptionError('maxSessions', 'must be a positive integer');
-    this.eventStore = options.eventStore === false ? undefined : (options.eventStore ?? new MemoryEventStore(200, 20_000));
+    const shared = options.shared;
+    if (shared) {
+      if (typeof shared.store?.load !== 'function' || typeof shared.router?.listen !== 'function') {
+        throw new InvalidOptionError('sessionStore', 'shared sessions need both a session store and a session router');
+      }
+      if (options.eventStore === false || typeof shared.eventStore?.subscribe !== 'function') {
+        throw new InvalidOptionError('eventStore', 'shared sessions need an event store with subscribe() (e.g. RedisEventStore)');
+      }
+      this.eventStore = shared.eventStore;
+    } else {
+      this.eventStore = options.eventStore === false ? undefined : (options.eventStore ?? new MemoryEventStore(200, 20_000));
+    }
+    this.store = shared?.store;
+    this.router = shared?.router;
+    this.bus = options.bus;
+    this.logger = options.logger ?? silentLogger;
+    this.requestIdSuffix = shared ? `.${shared.router.replicaId}` : '';
     const every = Math.max(50, Math.min(60_000, Math.floor(this.idleTimeoutMs / 4)));
     this.reaper = setInterval(() => this.reap(), every);
     this.reaper.unref?.();
+  }
+
+  /** Whether sessions are shared with other processes. */
+  get shared(): boolean {
+    return this.store !== undefined;
   }
 
   get size(): number {
@@ -200,17 +338,19 @@ export class SessionManager {
       if (this.sessions.size >= this.maxSessions) return undefined;
     }
     // 128 bits from the CSPRNG, URL-safe and visible-ASCII as the spec requires.
-    const session = new HttpSession(randomBytes(16).toString('base64url'), this.eventStore);
+    const session = new HttpSession(randomBytes(16).toString('base64url'), this.eventStore, this.requestIdSuffix);
     this.sessions.set(session.id, session);
     return session;
   }
 
+  /** The local copy, if any (the whole truth when sessions are not shared). */
   get(id: string): HttpSession | undefined {
     const session = this.sessions.get(id);
     if (session) session.lastActivity = Date.now();
     return session;
   }
 
+  /** Ends the local copy (shared sessions live on elsewhere; use `end` for DELETE). */
   delete(id: string): boolean {
     const session = this.sessions.get(id);
     if (!session) return false;
@@ -220,23 +360,199 @@ export class SessionManager {
     return true;
   }
 
+  /** Links a new local session to the other replicas (signals) and to change events. Shared sessions only. */
+  async share(session: HttpSession): Promise<void> {
+    const router = this.router as SessionRouter;
+    const unlisten = await router.listen(session.id, (signal) => this.onSignal(session, signal));
+    if (session.closed) {
+      unlisten();
+      throw new SessionUnavailableError('Session closed while it was being opened');
+    }
+    const offBus = this.bus?.subscribe((event) => {
+      if (session.protocolVersion === undefined) return;
+      const notification = sessionNotification(event, session.subscriptions);
+      if (!notification) return;
+      // Every replica holding a copy hears the event; the shared key lets only the first append it.
+      const message: JsonRpcMessage = { jsonrpc: '2.0', method: notification.method, params: notification.params };
+      session.sendStandalone(message, event.id === undefined ? undefined : `bus:${event.id}`);
+    });
+    session.detach = () => {
+      unlisten();
+      offBus?.();
+    };
+  }
+
+  /**
+   * The session for a request (shared sessions): reads the record, refreshing its expiry, and
+   * returns the local copy, creating it if this replica has none. Undefined when the session does
+   * not exist. Throws SessionUnavailableError when the store cannot answer and there is no local
+   * copy to fall back on.
+   */
+  async acquire(id: string): Promise<HttpSession | undefined> {
+    const store = this.store;
+    const local = this.get(id);
+    if (!store) return local;
+    let record: SessionRecord | undefined;
+    try {
+      record = await store.load(id, this.idleTimeoutMs);
+    } catch (err) {
+      // Degraded: a replica that holds the session keeps serving it from its copy.
+      if (local && !local.closed) return local;
+      throw new SessionUnavailableError('Session store unavailable', 1, { cause: err });
+    }
+    if (!record) {
+      if (local) this.delete(id);
+      return undefined;
+    }
+    const current = this.sessions.get(id);
+    if (current && !current.closed) {
+      // Unsaved local changes (a store outage) win over the stored copy; they are written next.
+      if (current.dirty) void this.persist(current);
+      else current.apply(record);
+      return current;
+    }
+    let hydration = this.hydrating.get(id);
+    if (!hydration) {
+      hydration = this.hydrate(id, record).finally(() => this.hydrating.delete(id));
+      this.hydrating.set(id, hydration);
+    }
+    return hydration;
+  }
+
+  private async hydrate(id: string, record: SessionRecord): Promise<HttpSession | undefined> {
+    if (this.sessions.size >= this.maxSessions) {
+      this.reap();
+      if (this.sessions.size >= this.maxSessions) throw new SessionUnavailableError(`Too many sessions on this replica (max ${this.maxSessions})`, 5);
+    }
+    const session = new HttpSession(id, this.eventStore, this.requestIdSuffix);
+    session.apply(record);
+    this.sessions.set(id, session);
+    try {
+      await this.share(session);
+    } catch (err) {
+      if (this.sessions.get(id) === session) this.sessions.delete(id);
+      session.close();
+      throw new SessionUnavailableError('Session router unavailable', 1, { cause: err });
+    }
+    this.onhydrate?.(session);
+    return session;
+  }
+
+  /**
+   * Writes changed state to the store (shared sessions) and tells the other copies. Resolves false
+   * when the store failed: the change stays local and is written with the next successful one.
+   */
+  async persist(session: HttpSession): Promise<boolean> {
+    const store = this.store;
+    if (!store || session.closed) return true;
+    const record = session.record();
+    const json = JSON.stringify(record);
+    if (json === session.persisted) return true;
+    try {
+      await store.save(session.id, record, this.idleTimeoutMs);
+    } catch (err) {
+      this.logger.warn({ err: errorMessage(err), session: session.id }, 'session store write failed; state kept on this replica');
+      return false;
+    }
+    session.persisted = json;
+    this.signal(session.id, { type: 'state', origin: this.replicaId, record });
+    return true;
+  }
+
+  /** DELETE: ends the session on every replica. Throws SessionUnavailableError when the store cannot answer. */
+  async end(id: string): Promise<boolean> {
+    if (!this.store) return this.delete(id);
+    let existed: boolean;
+    try {
+      existed = await this.store.delete(id);
+    } catch (err) {
+      throw new SessionUnavailableError('Session store unavailable', 1, { cause: err });
+    }
+    const local = this.delete(id);
+    this.signal(id, { type: 'deleted', origin: this.replicaId });
+    return existed || local;
+  }
+
+  /** A client response for a server-to-client request pending on another replica. */
+  async routeResponse(session: HttpSession, response: JsonRpcResponse): Promise<void> {
+    if (!this.router) return;
+    try {
+      await this.router.send(session.id, { type: 'response', response });
+    } catch (err) {
+      throw new SessionUnavailableError('Session router unavailable', 1, { cause: err });
+    }
+  }
+
+  /** notifications/cancelled for a request this replica is not running. */
+  routeCancel(session: HttpSession, requestId: RequestId, reason: unknown): void {
+    this.signal(session.id, reason === undefined ? { type: 'cancel', requestId } : { type: 'cancel', requestId, reason });
+  }
+
+  /** The client opened its GET stream here: other replicas close theirs. */
+  claimStandalone(session: HttpSession): void {
+    this.signal(session.id, { type: 'standalone', origin: this.replicaId });
+  }
+
+  private get replicaId(): string {
+    return this.router?.replicaId ?? '';
+  }
+
+  private signal(id: string, signal: SessionSignal): void {
+    this.router?.send(id, signal).catch((err: unknown) => this.logger.warn({ err: errorMessage(err), session: id, signal: signal.type }, 'session signal not sent'));
+  }
+
+  private onSignal(session: HttpSession, signal: SessionSignal): void {
+    if (session.closed) return;
+    switch (signal.type) {
+      case 'response':
+        session.deliverResponse(signal.response);
+        return;
+      case 'cancel': {
+        const controller = session.inflight.get(signal.requestId);
+        session.inflight.delete(signal.requestId);
+        controller?.abort(signal.reason ?? 'cancelled');
+        return;
+      }
+      case 'state':
+        if (signal.origin !== this.replicaId && !session.dirty) session.apply(signal.record);
+        return;
+      case 'deleted':
+        if (this.sessions.get(session.id) === session) this.delete(session.id);
+        return;
+      case 'standalone':
+        if (signal.origin !== this.replicaId) session.standalone?.close();
+        return;
+    }
+  }
+
   reap(now = Date.now()): number {
     let reaped = 0;
+    const busy: string[] = [];
     for (const [id, session] of this.sessions) {
       // A session with an open GET stream or in-flight work is not idle.
-      if (session.standalone && !session.standalone.closed) continue;
-      if (session.inflight.size > 0) continue;
+      if ((session.standalone && !session.standalone.closed) || session.inflight.size > 0) {
+        busy.push(id);
+        continue;
+      }
       if (now - session.lastActivity > this.idleTimeoutMs) {
         this.delete(id);
         reaped++;
       }
     }
+    if (this.store && busy.length > 0) {
+      this.store.touch(busy, this.idleTimeoutMs).catch((err: unknown) => this.logger.warn({ err: errorMessage(err) }, 'session expiry refresh failed'));
+    }
     return reaped;
   }
 
+  /** Ends every local copy (shutdown). Shared sessions stay in the store for the other replicas. */
   closeAll(): void {
     if (this.reaper) clearInterval(this.reaper);
     this.reaper = undefined;
     for (const id of [...this.sessions.keys()]) this.delete(id);
   }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
