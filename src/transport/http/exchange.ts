@@ -22,7 +22,7 @@ export interface ExchangeHost {
 export class PostExchange implements Exchange {
   readonly transport = 'http' as const;
   readonly info: MessageInfo;
-  readonly signal: AbortSignal;
+  private readonly ownSignal: AbortSignal | undefined;
   private stream: SseStream | undefined;
   private streamId: string | undefined;
   private readonly controller: AbortController | undefined;
@@ -46,14 +46,18 @@ export class PostExchange implements Exchange {
     if (session) {
       // Legacy: a dropped connection is not a cancellation (the client may resume); cancellation is explicit.
       this.controller = new AbortController();
-      this.signal = this.controller.signal;
+      this.ownSignal = this.controller.signal;
       session.inflight.set(requestId, this.controller);
       this.request = (method, params, signal) =>
         session.request(method, params, (m) => this.write(m), signal, handler.timeoutMs);
     } else {
-      this.signal = io.signal;
       this.request = undefined;
     }
+  }
+
+  /** 2026: the client hanging up is the cancellation. Built on first use: most handlers never look. */
+  get signal(): AbortSignal {
+    return this.ownSignal ?? this.io.signal;
   }
 
   get streaming(): boolean {
