@@ -26,6 +26,8 @@ export interface RuntimeConfig {
   maxBodyBytes: number;
   shutdownTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
   allowedHosts: string[] | 'any' | undefined;
   requestStateSecret: string | undefined;
   maxSessions: number | undefined;
@@ -52,6 +54,8 @@ export const ENV_VARIABLES = {
   MCP_MAX_BODY_BYTES: 'Largest accepted request body (default 4194304).',
   MCP_SHUTDOWN_TIMEOUT_SECS: 'Drain deadline on SIGTERM before forcing exit (default 30).',
   MCP_KEEPALIVE_TIMEOUT_SECS: 'HTTP keep-alive idle timeout (default 65, above common 60 s proxy timeouts).',
+  MCP_HEADERS_TIMEOUT_SECS: 'Time to receive request headers before 408 (default keep-alive + 1; slowloris protection).',
+  MCP_REQUEST_TIMEOUT_SECS: 'Time to receive a whole request body before 408 (default 120).',
   MCP_ALLOWED_HOSTS: 'Comma-separated Host names accepted (DNS-rebinding protection), or `*`.',
   MCP_REQUEST_STATE_SECRET: 'Shared secret (>= 32 bytes) signing input_required state; set it on every replica.',
   MCP_MAX_SESSIONS: 'Cap on legacy sessions (default 10000).',
@@ -146,6 +150,11 @@ export function loadConfig(env: Env = process.env, defaults: Partial<RuntimeConf
   const shutdownTimeoutMs = shutdownSecs !== undefined ? shutdownSecs * 1000 : (defaults.shutdownTimeoutMs ?? 30_000);
   const keepAliveSecs = int(env, 'MCP_KEEPALIVE_TIMEOUT_SECS', 1, 3600);
   const keepAliveTimeoutMs = keepAliveSecs !== undefined ? keepAliveSecs * 1000 : (defaults.keepAliveTimeoutMs ?? 65_000);
+  const requestSecs = int(env, 'MCP_REQUEST_TIMEOUT_SECS', 1, 3600);
+  const requestTimeoutMs = requestSecs !== undefined ? requestSecs * 1000 : (defaults.requestTimeoutMs ?? 120_000);
+  const headersSecs = int(env, 'MCP_HEADERS_TIMEOUT_SECS', 1, 3600);
+  // Node requires headersTimeout <= requestTimeout.
+  const headersTimeoutMs = Math.min(requestTimeoutMs, headersSecs !== undefined ? headersSecs * 1000 : (defaults.headersTimeoutMs ?? keepAliveTimeoutMs + 1000));
   const hostsRaw = env.MCP_ALLOWED_HOSTS;
   const allowedHosts = hostsRaw === undefined ? defaults.allowedHosts : hostsRaw.trim() === '*' ? 'any' : hostsRaw.split(',').map((h) => h.trim()).filter(Boolean);
   const requestStateSecret = env.MCP_REQUEST_STATE_SECRET ?? defaults.requestStateSecret;
@@ -167,6 +176,8 @@ export function loadConfig(env: Env = process.env, defaults: Partial<RuntimeConf
     maxBodyBytes,
     shutdownTimeoutMs,
     keepAliveTimeoutMs,
+    headersTimeoutMs,
+    requestTimeoutMs,
     allowedHosts,
     requestStateSecret,
     maxSessions,

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { pinoRedactPaths } from '../security/redact.js';
+import { pinoRedactPaths, redact } from '../security/redact.js';
 import type { Logger } from '../util/logger.js';
 import { parseLogLevel } from './config.js';
 
@@ -60,6 +60,8 @@ export function createRuntimeLogger(options: RuntimeLoggerOptions = {}): Runtime
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: pinoRedactPaths, censor: '[REDACTED]' },
+      // Key-based redaction misses secrets inside error messages and stacks (connection strings, tokens).
+      serializers: { err: (e: Error) => redact(pino.stdSerializers.err(e)) },
       formatters: { level: (label) => ({ level: label }) },
     },
     stream as pino.DestinationStream,

@@ -5,7 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { McpServer } from '../server/server.js';
 import { type NodeHandlerOptions, createNodeListener } from '../transport/http/node.js';
 import { type LegacySseOptions, createLegacySseListener } from '../transport/http/sse-2024.js';
-import type { Logger } from '../util/logger.js';
+import { type Logger, silentLogger } from '../util/logger.js';
 import { accessLog } from './access-log.js';
 import { ConfigError, type RuntimeConfig, loadConfig } from './config.js';
 import { type HealthCheck, HealthChecks } from './health.js';
@@ -68,6 +68,7 @@ export async function serve(server: McpServer, options: ServeOptions = {}): Prom
   const config = loadConfig(options.env ?? process.env, options.defaults);
   const logger = options.logger ?? createRuntimeLogger({ level: config.logLevel, format: config.logFormat });
   const log = logger.module('runtime');
+  if (server.logger === silentLogger) server.logger = logger.module('server');
   const health = new HealthChecks(options.version ?? server.info.version);
   for (const [name, check] of Object.entries(options.checks ?? {})) health.add(name, check);
 
@@ -79,11 +80,22 @@ export async function serve(server: McpServer, options: ServeOptions = {}): Prom
     path: options.path ?? options.http?.path ?? '/mcp',
     maxBodyBytes: config.maxBodyBytes,
     hooks: {
-      ...options.http?.hooks,
-      sessionOpened: () => features.metrics?.sessionOpened(),
-      sessionClosed: () => features.metrics?.sessionClosed(),
-      streamOpened: () => features.metrics?.streamOpened(),
-      streamClosed: () => features.metrics?.streamClosed(),
+      sessionOpened: () => {
+        features.metrics?.sessionOpened();
+        options.http?.hooks?.sessionOpened?.();
+      },
+      sessionClosed: () => {
+        features.metrics?.sessionClosed();
+        options.http?.hooks?.sessionClosed?.();
+      },
+      streamOpened: () => {
+        features.metrics?.streamOpened();
+        options.http?.hooks?.streamOpened?.();
+      },
+      streamClosed: () => {
+        features.metrics?.streamClosed();
+        options.http?.hooks?.streamClosed?.();
+      },
     },
   };
   if (config.allowedHosts !== undefined) httpOptions.allowedHosts = config.allowedHosts;
@@ -150,8 +162,8 @@ export async function serve(server: McpServer, options: ServeOptions = {}): Prom
   const http = createHttp(config, options, listener, log);
   // Longer than the usual 60 s proxy idle timeout, so the proxy closes first and never races us.
   http.keepAliveTimeout = config.keepAliveTimeoutMs;
-  http.headersTimeout = config.keepAliveTimeoutMs + 1000;
-  http.requestTimeout = 120_000;
+  http.headersTimeout = config.headersTimeoutMs;
+  http.requestTimeout = config.requestTimeoutMs;
   http.on('connection', (socket: Socket) => {
     features.metrics?.connectionOpened('http');
     socket.once('close', () => features.metrics?.connectionClosed('http'));
@@ -278,10 +290,14 @@ function readTls(config: RuntimeConfig) {
 }
 
 function createHttp(config: RuntimeConfig, options: ServeOptions, listener: (req: IncomingMessage, res: ServerResponse) => void, log: Logger): Server {
-  if (!config.tls) return createServer(listener);
+  // Node checks header/request timeouts every connectionsCheckingInterval (default 30 s): check often
+  // enough that a slowloris client is dropped close to its deadline.
+  const checking = { connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(config.headersTimeoutMs / 2))) };
+  if (!config.tls) return createServer(checking, listener);
   const material = readTls(config);
   const server = createHttpsServer(
     {
+      ...checking,
       ...material,
       minVersion: options.tls?.minVersion ?? 'TLSv1.2',
       ...(options.tls?.ciphers ? { ciphers: options.tls.ciphers } : {}),

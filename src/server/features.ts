@@ -7,6 +7,7 @@ import type { Result } from './middleware.js';
 import { NOTIFICATION_METHOD } from './notifications.js';
 import { RequestStateCodec } from './request-state.js';
 import { TaskStarted } from './tasks.js';
+import { redact } from '../security/redact.js';
 import { TASKS_EXTENSION } from '../protocol/meta.js';
 import {
   type RegisteredTemplate,
@@ -137,7 +138,8 @@ export function registerFeatureMethods(server: McpServer): void {
     }
     const toolError = (err: unknown) => {
       call.logger.debug({ err, tool: name }, 'tool handler threw');
-      return errorResult(err instanceof Error ? err.message : String(err)) as Result;
+      // The message goes to the client and the model: strip credentials a driver may have put in it.
+      return errorResult(redact(err instanceof Error ? err.message : String(err))) as Result;
     };
     const execute = async (ctx: Call, args: Record<string, unknown>): Promise<Result> => {
       try {

@@ -76,7 +76,8 @@ const MODERN_ONLY = new Set(['subscriptions/listen']);
 export class McpServer {
   readonly info: Implementation;
   readonly instructions: string | undefined;
-  readonly logger: Logger;
+  /** Where the server logs handler failures; serve() points it at the runtime logger when left unset. */
+  logger: Logger;
   readonly pageSize: number;
   readonly stateCodec: RequestStateCodec;
   readonly bus: NotificationBus;

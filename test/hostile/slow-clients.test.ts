@@ -130,7 +130,7 @@ describe('slowloris against a node:http server with short timeouts (createNodeLi
   // at will, and alerting on error logs pages someone for a client's behaviour. Fix: treat a
   // rejected readBody as the client leaving (return without answering; log at debug), e.g. let
   // readBody resolve a distinct "aborted" outcome that post() ignores.
-  it.fails('does not log a client that left mid-body as a server failure', async () => {
+  it('does not log a client that left mid-body as a server failure', async () => {
     expect(errors).toEqual([]);
   });
 });
@@ -160,7 +160,7 @@ describe('slowloris against serve()', () => {
   // without `connectionsCheckingInterval`, so Node checks it only every 30 s: a slowloris
   // connection lives up to ~32 s instead of 2 s. Fix: createServer({ connectionsCheckingInterval:
   // Math.min(1000, headersTimeout / 2), ... }) in createHttp (src/runtime/serve.ts).
-  it.fails('closes slowloris headers within its 2 s headers timeout (+ slack)', async () => {
+  it('closes slowloris headers within its 2 s headers timeout (+ slack)', async () => {
     const o = await headers.outcome(5000);
     expect(o.ms).toBeGreaterThan(0);
     expect(o.status).toBe(408);
@@ -170,7 +170,7 @@ describe('slowloris against serve()', () => {
   // sent at 1 byte/s holds a connection and an in-flight handler for two minutes. Fix: read
   // MCP_REQUEST_TIMEOUT_SECS (and MCP_HEADERS_TIMEOUT_SECS) in loadConfig, apply them in serve(),
   // together with the checking interval above.
-  it.fails(
+  it(
     'closes a slow body within a configurable request timeout (MCP_REQUEST_TIMEOUT_SECS=3)',
     async () => {
       const o = await body.outcome(6000);
@@ -260,6 +260,8 @@ describe('SSE readers that never read', () => {
   // for as long as it likes: repeat it and the server runs out of sockets and kernel memory,
   // though the handler forgot the stream. Fix: when dropping for overflow, destroy the response
   // (add `destroy()` to StreamSink; NodeIO: res.destroy(); fetch: controller.error()).
+  // Partly addressed: overflow now ends the stream and destroys the connection after a 1 s grace,
+  // but the connections of these two streams still outlive the 2 s window (open finding).
   it.fails('closes the connections of the dropped streams even though their clients never read', async () => {
     const st = await waitUntil(
       () => s.stats(),

@@ -85,7 +85,7 @@ export class StreamableHttpClientTransport implements Transport {
     if (version !== undefined) headers['mcp-protocol-version'] = version;
     if (message && 'method' in message && version === LATEST_PROTOCOL_VERSION) {
       headers['mcp-method'] = message.method;
-      const field = NAMED[message.method];
+      const field = Object.hasOwn(NAMED, message.method) ? NAMED[message.method] : undefined;
       const value = field ? message.params?.[field] : undefined;
       if (typeof value === 'string') headers['mcp-name'] = encodeHeaderValue(value);
       if (message.method === 'tools/call' && typeof value === 'string') {

@@ -15,6 +15,8 @@ export interface EventStore {
     message: JsonRpcMessage,
     dedupeKey?: string,
   ): Promise<string | undefined> | string | undefined;
+  /** Drops every stream of an ended session (stream ids start with `<sessionId>.`). */
+  forgetSession?(sessionId: string): void | Promise<void>;
   /** Replays the events after `lastEventId` (same stream); returns that stream's id, or undefined if unknown. */
   replayAfter(
     lastEventId: string,
@@ -91,6 +93,11 @@ export class MemoryEventStore implements EventStore {
 
   forget(streamId: string): void {
     this.streams.delete(streamId);
+  }
+
+  forgetSession(sessionId: string): void {
+    const prefix = `${sessionId}.`;
+    for (const streamId of this.streams.keys()) if (streamId.startsWith(prefix)) this.streams.delete(streamId);
   }
 
   get size(): number {

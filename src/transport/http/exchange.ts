@@ -48,6 +48,8 @@ export class PostExchange implements Exchange {
       this.controller = new AbortController();
       this.ownSignal = this.controller.signal;
       session.inflight.set(requestId, this.controller);
+      // Cancelled (notifications/cancelled, DELETE): end the HTTP exchange now, even if the handler never settles.
+      this.ownSignal.addEventListener('abort', () => this.finish(undefined, 0), { once: true });
       this.request = (method, params, signal) =>
         session.request(method, params, (m) => this.write(m), signal, handler.timeoutMs);
     } else {

@@ -230,6 +230,12 @@ export class StreamableHttpHandler {
           io.respond(405, { ...JSON_HEADERS, allow: 'GET, POST, DELETE' }, JSON.stringify(errorResponse(null, ErrorCode.InvalidRequest, 'Method not allowed')));
       }
     } catch (err) {
+      const code = (err as NodeJS.ErrnoException)?.code;
+      // A client that hung up mid-request is not a server failure.
+      if ((err as Error)?.message === 'request aborted' || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE') {
+        this.server.logger.debug({ err: (err as Error).message }, 'client went away mid-request');
+        return;
+      }
       this.server.logger.error({ err }, 'HTTP handler failed');
       if (!io.responded) io.respond(500, JSON_HEADERS, JSON.stringify(errorResponse(null, ErrorCode.InternalError, 'Internal error')));
     }
@@ -481,10 +487,15 @@ export class StreamableHttpHandler {
         exchange.finish(errorResponse(request.id, ErrorCode.InternalError, 'Service Unavailable: session store unavailable'), 503, { 'retry-after': '1' });
         return false;
       }
+      // A legacy request the client cancelled gets no response, even if its handler produced one.
+      if (session && exchange.signal.aborted) {
+        exchange.finish(undefined, 0);
+        return false;
+      }
       exchange.finish({ jsonrpc: '2.0', id: request.id, result }, 200);
       return true;
     } catch (err) {
-      if (exchange.signal.aborted && !exchange.streaming) {
+      if (exchange.signal.aborted) {
         // Cancelled: no response is due (the client is gone or asked us to stop).
         exchange.finish(undefined, 0);
         return false;

@@ -49,7 +49,7 @@ export function validateMirroredHeaders(
   const mcpMethod = io.header('mcp-method')?.trim();
   if (mcpMethod === undefined) throw new HeaderMismatchError('Header mismatch: required header Mcp-Method is missing');
   if (mcpMethod !== method) throw new HeaderMismatchError(`Header mismatch: Mcp-Method header value '${mcpMethod}' does not match body value '${method}'`);
-  const field = NAMED[method];
+  const field = Object.hasOwn(NAMED, method) ? NAMED[method] : undefined;
   if (!field) return;
   const bodyValue = params[field];
   const raw = io.header('mcp-name')?.trim();

@@ -8,6 +8,8 @@ export interface StreamSink {
   /** Returns false when the client is not keeping up (backpressure). */
   write(chunk: string): boolean;
   end(): void;
+  /** Tears the connection down without a graceful end (a reader that stopped reading would hold it forever). */
+  destroy?(): void;
   onDrain(fn: () => void): void;
   onClose(fn: () => void): void;
   readonly closed: boolean;
@@ -81,7 +83,9 @@ export class NodeIO implements HttpIO {
     // Mounted behind express.json() or similar: the body was already read.
     if (pre !== undefined) return Promise.resolve(typeof pre === 'string' ? pre : JSON.stringify(pre));
     const declared = Number(this.req.headers['content-length']);
-    if (declared > limit) return Promise.resolve(null);
+    // Far too large: refuse without reading. Slightly too large: read and discard it (below) so the
+    // client is not reset before it can read its 413.
+    if (declared > limit * 2) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -92,9 +96,26 @@ export class NodeIO implements HttpIO {
         if (size > limit) {
           done = true;
           cleanup();
-          // Stop reading; the response (413) closes the connection.
-          req.pause();
-          resolve(null);
+          chunks.length = 0;
+          // Closing while the client is still sending makes the kernel reset the connection, and the
+          // client never reads its 413. Discard the rest first, bounded in bytes and time, then answer.
+          let drained = 0;
+          const budget = limit;
+          const finish = () => {
+            clearTimeout(timer);
+            req.off('data', discard);
+            req.off('end', finish);
+            req.off('error', finish);
+            resolve(null);
+          };
+          const discard = (more: Buffer) => {
+            drained += more.length;
+            if (drained > budget) finish();
+          };
+          const timer = setTimeout(finish, 1000);
+          req.on('data', discard);
+          req.once('end', finish);
+          req.once('error', finish);
           return;
         }
         chunks.push(chunk);
@@ -139,6 +160,7 @@ export class NodeIO implements HttpIO {
     const res = this.res;
     res.writeHead(status, headers);
     res.flushHeaders();
+    const socket = res.socket;
     // SSE wants each event on the wire now: disable Nagle for this socket.
     res.socket?.setNoDelay(true);
     let closed = false;
@@ -151,6 +173,12 @@ export class NodeIO implements HttpIO {
       write: (chunk) => (closed ? false : res.write(chunk)),
       end: () => {
         if (!closed) res.end();
+      },
+      destroy: () => {
+        if (closed) return;
+        res.destroy();
+        // An ended response may already be detached from its socket: tear the socket down too.
+        socket?.destroy();
       },
       onDrain: (fn) => res.once('drain', fn),
       onClose: (fn) => {

@@ -331,10 +331,17 @@ export class SessionManager {
     return this.sessions.values();
   }
 
+  private lastOnDemandReap = 0;
+
   /** A new session, or undefined when at capacity (the caller answers 503). */
   create(): HttpSession | undefined {
     if (this.sessions.size >= this.maxSessions) {
-      this.reap();
+      // Reaping walks every session: under a flood of refused initializes, do it at most once a second.
+      const now = Date.now();
+      if (now - this.lastOnDemandReap >= 1000) {
+        this.lastOnDemandReap = now;
+        this.reap(now);
+      }
       if (this.sessions.size >= this.maxSessions) return undefined;
     }
     // 128 bits from the CSPRNG, URL-safe and visible-ASCII as the spec requires.
@@ -356,6 +363,8 @@ export class SessionManager {
     if (!session) return false;
     this.sessions.delete(id);
     session.close();
+    // Unshared sessions own their resumable streams: free them with the session (shared stores expire by TTL).
+    if (!this.store) void Promise.resolve(this.eventStore?.forgetSession?.(id)).catch(() => {});
     this.onclose?.(session);
     return true;
   }

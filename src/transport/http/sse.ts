@@ -76,7 +76,15 @@ export class SseStream {
     if (this.congested) {
       this.queuedBytes += chunk.length;
       if (this.queuedBytes > this.maxBufferedBytes) {
+        // Drop the reader: end gracefully so what is queued can still flush, but a reader that
+        // really stopped would hold the connection forever, so tear it down after a grace period.
+        const sink = this.sink;
         this.close();
+        if (sink.destroy) {
+          const timer = setTimeout(() => sink.destroy?.(), 1000);
+          timer.unref?.();
+          sink.onClose(() => clearTimeout(timer));
+        }
         return false;
       }
       this.queue.push(chunk);
