@@ -16,12 +16,24 @@ const concurrency = arg('concurrency', 32);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const port = 19500 + Math.floor(Math.random() * 400);
 const server = spawn(process.execPath, [`${root}dist/examples/everything/main.js`], {
-  env: { ...process.env, MCP_SERVER_HOST: '127.0.0.1', MCP_SERVER_PORT: String(port), MCP_LOG_LEVEL: 'silent', MCP_RATE_LIMIT_REQUESTS: '100000000' },
+  env: {
+    ...process.env,
+    MCP_SERVER_HOST: '127.0.0.1',
+    MCP_SERVER_PORT: String(port),
+    MCP_LOG_LEVEL: 'silent',
+    MCP_RATE_LIMIT_REQUESTS: '100000000',
+  },
   stdio: 'ignore',
 });
 const url = `http://127.0.0.1:${port}/mcp`;
 for (let i = 0; i < 100; i++) {
-  if (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)) break;
+  if (
+    await fetch(`http://127.0.0.1:${port}/health`).then(
+      (r) => r.ok,
+      () => false,
+    )
+  )
+    break;
   await new Promise((r) => setTimeout(r, 100));
 }
 
@@ -45,10 +57,14 @@ const results = {};
 for (const era of ['modern', 'legacy']) {
   const shared = new McpClient({ name: 'bench', version: '1' }, { protocol: era });
   await shared.connect(new StreamableHttpClientTransport(url));
-  results[`shared-${era}`] = await drive(`one shared client (${era})`, () => shared.callTool('test_simple_text'));
+  results[`shared-${era}`] = await drive(`one shared client (${era})`, () =>
+    shared.callTool('test_simple_text'),
+  );
   await shared.close();
   const pool = createClientPool({ url, min: 4, max: 10, clientOptions: { protocol: era } });
-  results[`pool-${era}`] = await drive(`pool min 4 max 10 (${era})`, () => pool.use((c) => c.callTool('test_simple_text')));
+  results[`pool-${era}`] = await drive(`pool min 4 max 10 (${era})`, () =>
+    pool.use((c) => c.callTool('test_simple_text')),
+  );
   console.log(`  pool stats: ${JSON.stringify(pool.stats)}`);
   await pool.close();
 }
