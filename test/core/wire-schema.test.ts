@@ -9,9 +9,9 @@ import { MemoryTransport } from '../../src/transport/memory.js';
 
 /**
  * Everything mcpkit puts on the wire, in each of the five protocol versions, validated against
- * that version's official JSON schema (../shared/spec/schema/<version>/schema.json).
+ * that version's official JSON schema (vendored in test/fixtures/spec-schema/).
  */
-const SPEC = new URL('../../../shared/spec/schema/', import.meta.url);
+const SPEC = new URL('../fixtures/spec-schema/', import.meta.url);
 
 const RESULT_FOR: Record<string, string> = {
   initialize: 'InitializeResult',
