@@ -68,6 +68,10 @@ function audiences(aud: unknown): string[] {
  * createNodeListener(server, { authenticate: auth });
  * ```
  */
+/** Verified JWTs are remembered at most this long (and never past `exp`), and this many at once. */
+const VERIFIED_TTL_MS = 5 * 60_000;
+const VERIFIED_MAX = 10_000;
+
 export function bearerAuth(options: BearerAuthOptions): BearerAuthenticator {
   const resolved = resolveBearerOptions(options);
   const {
@@ -168,6 +172,7 @@ export function bearerAuth(options: BearerAuthOptions): BearerAuthenticator {
     }
   };
 
+  const verified = new Map<string, { auth: AuthInfo; until: number }>();
   const verifyToken = async (token: string): Promise<AuthInfo> => {
     if (resolved.verify) {
       const custom = await resolved.verify(token);
@@ -179,7 +184,22 @@ export function bearerAuth(options: BearerAuthOptions): BearerAuthenticator {
         return hierarchy ? { ...custom, scopes: expandScopes(custom.scopes, hierarchy) } : custom;
       }
     }
-    if (jwt && looksLikeJwt(token)) return authInfoFromClaims(await jwt.verify(token), token, hierarchy);
+    if (jwt && looksLikeJwt(token)) {
+      // A signature check (ECDSA/RSA through WebCrypto) costs far more than the rest of a request:
+      // remember verified tokens until they expire (bounded, exact-string keys).
+      const now = Date.now();
+      const hit = verified.get(token);
+      if (hit && hit.until > now) return hit.auth;
+      if (hit) verified.delete(token);
+      const auth = authInfoFromClaims(await jwt.verify(token), token, hierarchy);
+      const expMs = typeof auth.expiresAt === 'number' ? auth.expiresAt * 1000 : now;
+      const until = Math.min(expMs, now + VERIFIED_TTL_MS);
+      if (until > now) {
+        if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value as string);
+        verified.set(token, { auth, until });
+      }
+      return auth;
+    }
     if (introspector) {
       const claims = await introspector.introspect(token);
       if (!claims) throw new InvalidTokenError('The access token is not active');

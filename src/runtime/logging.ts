@@ -66,12 +66,24 @@ export function createRuntimeLogger(options: RuntimeLoggerOptions = {}): Runtime
     },
     stream as pino.DestinationStream,
   );
+  // Access and audit lines have a fixed shape built by mcpkit with no secrets in it: skip the
+  // path-based redaction, which re-walks ~70 paths per line and dominated the logging cost.
+  const plain = pino(
+    {
+      level: lowest,
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    stream as pino.DestinationStream,
+  );
+  const FIXED_SHAPE = new Set(['access', 'audit']);
   const root = base.child({}, { level }) as unknown as RuntimeLogger;
   const cache = new Map<string, Logger>();
   root.module = (name: string) => {
     let child = cache.get(name);
     if (!child) {
-      child = base.child({ module: name }, { level: modules[name] ?? level }) as unknown as Logger;
+      child = (FIXED_SHAPE.has(name) ? plain : base).child({ module: name }, { level: modules[name] ?? level }) as unknown as Logger;
       cache.set(name, child);
     }
     return child;
