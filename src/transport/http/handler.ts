@@ -339,7 +339,7 @@ export class StreamableHttpHandler {
     if (session) {
       const version = io.header('mcp-protocol-version');
       if (version !== undefined && !isSupportedVersion(version)) {
-        return this.fail(io, 400, ErrorCode.InvalidRequest, `Bad Request: Unsupported protocol version ${version}`);
+        return this.fail(io, 400, ErrorCode.InvalidRequest, `Bad Request: Unsupported protocol version ${version}`, isRequest(message) ? message.id : null);
       }
       return this.legacyMessage(io, session, message);
     }
