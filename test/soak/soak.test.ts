@@ -18,7 +18,7 @@ import { SCENARIOS } from './traffic.js';
 /**
  * Soak: mixed traffic in both eras (sessions opened, deleted and abandoned to the reaper, SSE
  * streams, listen subscriptions, errors, cancellations) against one server process, sampling its
- * heap after forced GC. `npm run soak` (SOAK=1) runs SOAK_MINUTES (default 5); plain `npm test`
+ * heap after forced GC. `npm run soak` (SOAK=1) runs SOAK_MINUTES (default 10); plain `npm test`
  * runs a ~15 s smoke version of the same loop.
  *
  * Pass criteria: every response is what its scenario expects; after warm-up (the first 20% of
@@ -27,7 +27,7 @@ import { SCENARIOS } from './traffic.js';
  */
 
 const SOAK = process.env.SOAK === '1';
-const minutes = Number(process.env.SOAK_MINUTES ?? '5');
+const minutes = Number(process.env.SOAK_MINUTES ?? '10');
 if (SOAK && !(Number.isFinite(minutes) && minutes > 0))
   throw new Error(`SOAK_MINUTES must be a positive number, got ${process.env.SOAK_MINUTES}`);
 const DURATION_MS = SOAK ? minutes * 60_000 : 15_000;
