@@ -24,7 +24,10 @@ if (process.argv.includes('--stdio')) {
       defaults: { host: '0.0.0.0', port: 8080, rateLimit: { requests: 6000, windowSecs: 60, burst: 600 } },
       rateLimit: {
         // The guide's per-tool example: expensive tools get tighter budgets than cheap ones.
-        tools: { slow_compute: { requests: 10, windowMs: 60_000 }, test_simple_text: { requests: 6000, windowMs: 60_000 } },
+        tools: {
+          slow_compute: { requests: 10, windowMs: 60_000 },
+          test_simple_text: { requests: 6000, windowMs: 60_000 },
+        },
       },
       auditLog: true,
     });

@@ -23,9 +23,16 @@ async function loadServer(spec: string): Promise<McpServer> {
   const url = pathToFileURL(isAbsolute(spec) ? spec : resolve(process.cwd(), spec)).href;
   const mod = (await import(url)) as Record<string, unknown>;
   let candidate = mod.default ?? mod.server ?? mod.createServer;
-  if (typeof candidate === 'function' && !(candidate instanceof McpServer)) candidate = await (candidate as () => unknown)();
-  if (!(candidate instanceof McpServer) && !(candidate && typeof (candidate as McpServer).handle === 'function')) {
-    throw new ConfigError('module', `${spec} does not export an McpServer (default export, "server", or a factory function)`);
+  if (typeof candidate === 'function' && !(candidate instanceof McpServer))
+    candidate = await (candidate as () => unknown)();
+  if (
+    !(candidate instanceof McpServer) &&
+    !(candidate && typeof (candidate as McpServer).handle === 'function')
+  ) {
+    throw new ConfigError(
+      'module',
+      `${spec} does not export an McpServer (default export, "server", or a factory function)`,
+    );
   }
   return candidate as McpServer;
 }
@@ -33,7 +40,9 @@ async function loadServer(spec: string): Promise<McpServer> {
 async function main(argv: string[]): Promise<void> {
   const [command, target, ...rest] = argv;
   if (command === '--version' || command === 'version') {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
     process.stdout.write(`${pkg.version}\n`);
     return;
   }

@@ -147,7 +147,15 @@ export class McpClient {
         } catch (err) {
           // A modern server that lists our version among `supported` wants a clean retry, not a fallback.
           const supported = (err as McpError).data as { supported?: unknown } | undefined;
-          if (!(err instanceof McpError && err.code === ErrorCode.UnsupportedProtocolVersion && Array.isArray(supported?.supported) && supported.supported.includes(LATEST_PROTOCOL_VERSION))) throw err;
+          if (
+            !(
+              err instanceof McpError &&
+              err.code === ErrorCode.UnsupportedProtocolVersion &&
+              Array.isArray(supported?.supported) &&
+              supported.supported.includes(LATEST_PROTOCOL_VERSION)
+            )
+          )
+            throw err;
           await this.discover(options.signal);
         }
         return;
@@ -377,11 +385,23 @@ export class McpClient {
   async callToolAsTask(
     name: string,
     args: Record<string, unknown> = {},
-    options: CallOptions & { onTask?: (task: { taskId: string; status: string }) => void; maxWaitMs?: number } = {},
+    options: CallOptions & {
+      onTask?: (task: { taskId: string; status: string }) => void;
+      maxWaitMs?: number;
+    } = {},
   ): Promise<CallToolResult> {
     if (this.era !== 'modern') return this.callTool(name, args, options);
-    const taskMeta = { [META.clientCapabilities]: { ...this.capabilities, extensions: { ...(this.capabilities.extensions as object), [TASKS_EXTENSION]: {} } } };
-    const first = await this.request('tools/call', { name, arguments: args }, { ...options, meta: { ...options.meta, ...taskMeta } });
+    const taskMeta = {
+      [META.clientCapabilities]: {
+        ...this.capabilities,
+        extensions: { ...(this.capabilities.extensions as object), [TASKS_EXTENSION]: {} },
+      },
+    };
+    const first = await this.request(
+      'tools/call',
+      { name, arguments: args },
+      { ...options, meta: { ...options.meta, ...taskMeta } },
+    );
     if (first.resultType !== 'task') return first as unknown as CallToolResult;
     const taskId = first.taskId as string;
     options.onTask?.({ taskId, status: first.status as string });
@@ -398,11 +418,17 @@ export class McpClient {
       if (status === 'completed') return task.result as CallToolResult;
       if (status === 'failed') {
         const error = (task.error ?? {}) as { code?: number; message?: string; data?: unknown };
-        throw new McpError(error.code ?? ErrorCode.InternalError, error.message ?? `Task ${taskId} failed`, error.data);
+        throw new McpError(
+          error.code ?? ErrorCode.InternalError,
+          error.message ?? `Task ${taskId} failed`,
+          error.data,
+        );
       }
       if (status === 'cancelled') throw new LocalError('CANCELLED', `Task ${taskId} was cancelled`);
       if (status === 'input_required' && task.inputRequests) {
-        const pending = Object.fromEntries(Object.entries(task.inputRequests as Record<string, unknown>).filter(([key]) => !answered.has(key)));
+        const pending = Object.fromEntries(
+          Object.entries(task.inputRequests as Record<string, unknown>).filter(([key]) => !answered.has(key)),
+        );
         if (Object.keys(pending).length > 0) {
           const inputResponses = await this.answerInputs(pending, options.signal);
           for (const key of Object.keys(pending)) answered.add(key);
@@ -410,7 +436,11 @@ export class McpClient {
           continue;
         }
       }
-      if (Date.now() > deadline) throw new LocalError('TIMEOUT', `Task ${taskId} did not finish within ${options.maxWaitMs ?? 3_600_000} ms`);
+      if (Date.now() > deadline)
+        throw new LocalError(
+          'TIMEOUT',
+          `Task ${taskId} did not finish within ${options.maxWaitMs ?? 3_600_000} ms`,
+        );
       await new Promise((r) => setTimeout(r, interval));
       interval = Math.min(interval * 1.5, 5000);
     }

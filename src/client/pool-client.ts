@@ -21,9 +21,12 @@ export interface ClientPoolOptions extends Omit<ConnectionPoolOptions<McpClient>
  */
 export function createClientPool(options: ClientPoolOptions): ConnectionPool<McpClient> {
   const { url, transport, httpOptions, clientInfo, clientOptions, ...poolOptions } = options;
-  if ((url === undefined) === (transport === undefined)) throw new InvalidOptionError('url', 'give exactly one of `url` or `transport`');
-  if (transport !== undefined && typeof transport !== 'function') throw new InvalidOptionError('transport', 'must be a function returning a Transport');
-  const makeTransport = transport ?? (() => new StreamableHttpClientTransport(url as string | URL, httpOptions));
+  if ((url === undefined) === (transport === undefined))
+    throw new InvalidOptionError('url', 'give exactly one of `url` or `transport`');
+  if (transport !== undefined && typeof transport !== 'function')
+    throw new InvalidOptionError('transport', 'must be a function returning a Transport');
+  const makeTransport =
+    transport ?? (() => new StreamableHttpClientTransport(url as string | URL, httpOptions));
   const info = clientInfo ?? { name: 'mcpkit-pool', version: '0.1.0' };
   return new ConnectionPool<McpClient>({
     ...poolOptions,

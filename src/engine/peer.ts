@@ -117,7 +117,11 @@ export class Peer {
     await this.transport.start();
   }
 
-  request(method: string, params?: Record<string, unknown>, options: RequestOptions = {}): Promise<Record<string, unknown>> {
+  request(
+    method: string,
+    params?: Record<string, unknown>,
+    options: RequestOptions = {},
+  ): Promise<Record<string, unknown>> {
     if (this.closed) return Promise.reject(new ConnectionClosedError());
     const id = this.nextId++;
     let outParams = params;
@@ -126,14 +130,18 @@ export class Peer {
       outParams = { ...params, _meta: { ...meta, progressToken: id } };
       this.progressTokens.set(id, id);
     }
-    const message: JsonRpcRequest = outParams ? { jsonrpc: '2.0', id, method, params: outParams } : { jsonrpc: '2.0', id, method };
+    const message: JsonRpcRequest = outParams
+      ? { jsonrpc: '2.0', id, method, params: outParams }
+      : { jsonrpc: '2.0', id, method };
     return new Promise<Record<string, unknown>>((resolve, reject) => {
       const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
       const started = Date.now();
       const signal = options.signal;
       const onAbort = () => {
         this.cancelOutgoing(id, signal?.reason);
-        reject(new RequestCancelledError(signal?.reason instanceof Error ? signal.reason.message : signal?.reason));
+        reject(
+          new RequestCancelledError(signal?.reason instanceof Error ? signal.reason.message : signal?.reason),
+        );
       };
       const entry: Pending = {
         method,
@@ -159,7 +167,8 @@ export class Peer {
       if (options.resetTimeoutOnProgress && options.onprogress) {
         const user = options.onprogress;
         entry.onprogress = (p) => {
-          if (options.maxTotalTimeoutMs === undefined || Date.now() - started < options.maxTotalTimeoutMs) arm();
+          if (options.maxTotalTimeoutMs === undefined || Date.now() - started < options.maxTotalTimeoutMs)
+            arm();
           user(p);
         };
       }
@@ -181,7 +190,9 @@ export class Peer {
 
   async notify(method: string, params?: Record<string, unknown>, options?: SendOptions): Promise<void> {
     if (this.closed) throw new ConnectionClosedError();
-    const message: JsonRpcNotification = params ? { jsonrpc: '2.0', method, params } : { jsonrpc: '2.0', method };
+    const message: JsonRpcNotification = params
+      ? { jsonrpc: '2.0', method, params }
+      : { jsonrpc: '2.0', method };
     await this.transport.send(message, options);
   }
 
@@ -218,7 +229,9 @@ export class Peer {
   private receiveBatch(values: unknown[], info: MessageInfo | undefined): void {
     if (!this.handlers.allowBatch?.() || values.length === 0) {
       if (this.handlers.answerMalformed) {
-        void this.safeSend(errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request: batches are not supported'));
+        void this.safeSend(
+          errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request: batches are not supported'),
+        );
       }
       return;
     }
@@ -253,7 +266,11 @@ export class Peer {
     flush();
   }
 
-  private route(message: JsonRpcMessage, info: MessageInfo | undefined, reply: (m: JsonRpcMessage) => Promise<void>): void {
+  private route(
+    message: JsonRpcMessage,
+    info: MessageInfo | undefined,
+    reply: (m: JsonRpcMessage) => Promise<void>,
+  ): void {
     if ('method' in message) {
       if ('id' in message) this.handleRequest(message as JsonRpcRequest, info, reply);
       else this.handleNotification(message as JsonRpcNotification, info);
@@ -262,10 +279,20 @@ export class Peer {
     this.handleResponse(message as JsonRpcResponse);
   }
 
-  private handleRequest(request: JsonRpcRequest, info: MessageInfo | undefined, reply: (m: JsonRpcMessage) => Promise<void>): void {
+  private handleRequest(
+    request: JsonRpcRequest,
+    info: MessageInfo | undefined,
+    reply: (m: JsonRpcMessage) => Promise<void>,
+  ): void {
     const id = request.id;
     if (this.inFlight.has(id)) {
-      void reply(errorResponse(id, ErrorCode.InvalidRequest, `Invalid Request: id ${JSON.stringify(id)} is already in use`));
+      void reply(
+        errorResponse(
+          id,
+          ErrorCode.InvalidRequest,
+          `Invalid Request: id ${JSON.stringify(id)} is already in use`,
+        ),
+      );
       return;
     }
     if (this.inFlight.size >= this.maxInFlight) {
@@ -277,7 +304,8 @@ export class Peer {
     const ctx: IncomingRequestContext = {
       signal: controller.signal,
       info,
-      send: (m) => (controller.signal.aborted ? Promise.resolve() : this.transport.send(m, { relatedRequestId: id })),
+      send: (m) =>
+        controller.signal.aborted ? Promise.resolve() : this.transport.send(m, { relatedRequestId: id }),
     };
     let result: Promise<Record<string, unknown>>;
     try {
@@ -297,7 +325,8 @@ export class Peer {
         this.inFlight.delete(id);
         if (controller.signal.aborted) return;
         const wire = toWireError(err);
-        if (!(err instanceof McpError)) this.handlers.onerror?.(err instanceof Error ? err : new Error(String(err)));
+        if (!(err instanceof McpError))
+          this.handlers.onerror?.(err instanceof Error ? err : new Error(String(err)));
         void reply(errorResponseFrom(id, wire));
       },
     );

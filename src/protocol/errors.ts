@@ -205,6 +205,10 @@ export class RateLimitedError extends McpError {
   override name = 'RateLimitedError';
   declare readonly data: RateLimitInfo;
   constructor(info: RateLimitInfo) {
-    super(ErrorCode.RateLimited, `Rate limit exceeded (${info.scope}); retry after ${Math.ceil(info.retryAfterMs / 1000)} s`, info);
+    super(
+      ErrorCode.RateLimited,
+      `Rate limit exceeded (${info.scope}); retry after ${Math.ceil(info.retryAfterMs / 1000)} s`,
+      info,
+    );
   }
 }

@@ -70,14 +70,15 @@ export function exceedsJsonDepth(text: string, maxDepth: number): boolean {
   return false;
 }
 
-export type Parsed =
-  | { ok: true; value: unknown }
-  | { ok: false; error: JsonRpcErrorResponse };
+export type Parsed = { ok: true; value: unknown } | { ok: false; error: JsonRpcErrorResponse };
 
 /** Parses one JSON text; failures come back as the JSON-RPC error to send. */
 export function parseJson(text: string, maxDepth = DEFAULT_MAX_JSON_DEPTH): Parsed {
   if (exceedsJsonDepth(text, maxDepth)) {
-    return { ok: false, error: errorResponse(null, ErrorCode.ParseError, `JSON nested deeper than ${maxDepth}`) };
+    return {
+      ok: false,
+      error: errorResponse(null, ErrorCode.ParseError, `JSON nested deeper than ${maxDepth}`),
+    };
   }
   try {
     return { ok: true, value: JSON.parse(text) };
@@ -87,7 +88,9 @@ export function parseJson(text: string, maxDepth = DEFAULT_MAX_JSON_DEPTH): Pars
 }
 
 function isId(id: unknown): id is RequestId {
-  return (typeof id === 'string' && id.length <= 1024) || (typeof id === 'number' && Number.isSafeInteger(id));
+  return (
+    (typeof id === 'string' && id.length <= 1024) || (typeof id === 'number' && Number.isSafeInteger(id))
+  );
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -102,23 +105,50 @@ export function validateMessage(
   value: unknown,
 ): { ok: true; message: JsonRpcMessage } | { ok: false; error: JsonRpcErrorResponse } {
   if (!isPlainObject(value)) {
-    return { ok: false, error: errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request: not an object') };
+    return {
+      ok: false,
+      error: errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request: not an object'),
+    };
   }
   const id = value.id;
   const idForError = isId(id) ? id : null;
   if (value.jsonrpc !== '2.0') {
-    return { ok: false, error: errorResponse(idForError, ErrorCode.InvalidRequest, 'Invalid Request: jsonrpc must be "2.0"') };
+    return {
+      ok: false,
+      error: errorResponse(idForError, ErrorCode.InvalidRequest, 'Invalid Request: jsonrpc must be "2.0"'),
+    };
   }
   if ('method' in value) {
     if (typeof value.method !== 'string' || value.method.length === 0) {
-      return { ok: false, error: errorResponse(idForError, ErrorCode.InvalidRequest, 'Invalid Request: method must be a string') };
+      return {
+        ok: false,
+        error: errorResponse(
+          idForError,
+          ErrorCode.InvalidRequest,
+          'Invalid Request: method must be a string',
+        ),
+      };
     }
     if (value.params !== undefined && !isPlainObject(value.params)) {
-      return { ok: false, error: errorResponse(idForError, ErrorCode.InvalidRequest, 'Invalid Request: params must be an object') };
+      return {
+        ok: false,
+        error: errorResponse(
+          idForError,
+          ErrorCode.InvalidRequest,
+          'Invalid Request: params must be an object',
+        ),
+      };
     }
     if ('id' in value) {
       if (!isId(id)) {
-        return { ok: false, error: errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request: id must be a string or integer') };
+        return {
+          ok: false,
+          error: errorResponse(
+            null,
+            ErrorCode.InvalidRequest,
+            'Invalid Request: id must be a string or integer',
+          ),
+        };
       }
     }
     return { ok: true, message: value as unknown as JsonRpcMessage };
@@ -127,30 +157,69 @@ export function validateMessage(
     // JSON-RPC 2.0 section 5: exactly one of result and error; a result answers a request id,
     // an error carries that id or null (absent tolerated: null is what it means); codes are integers.
     if ('result' in value && 'error' in value) {
-      return { ok: false, error: errorResponse(idForError, ErrorCode.InvalidRequest, 'Invalid Request: response has both result and error') };
+      return {
+        ok: false,
+        error: errorResponse(
+          idForError,
+          ErrorCode.InvalidRequest,
+          'Invalid Request: response has both result and error',
+        ),
+      };
     }
     if ('result' in value) {
       if (!isPlainObject(value.result)) {
-        return { ok: false, error: errorResponse(idForError, ErrorCode.InvalidRequest, 'Invalid Request: result must be an object') };
+        return {
+          ok: false,
+          error: errorResponse(
+            idForError,
+            ErrorCode.InvalidRequest,
+            'Invalid Request: result must be an object',
+          ),
+        };
       }
       if (!isId(id)) {
-        return { ok: false, error: errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request: result response id must be a string or integer') };
+        return {
+          ok: false,
+          error: errorResponse(
+            null,
+            ErrorCode.InvalidRequest,
+            'Invalid Request: result response id must be a string or integer',
+          ),
+        };
       }
       return { ok: true, message: value as unknown as JsonRpcMessage };
     }
     const e = value.error;
     if (!isPlainObject(e) || !Number.isInteger(e.code) || typeof e.message !== 'string') {
-      return { ok: false, error: errorResponse(idForError, ErrorCode.InvalidRequest, 'Invalid Request: malformed error object') };
+      return {
+        ok: false,
+        error: errorResponse(idForError, ErrorCode.InvalidRequest, 'Invalid Request: malformed error object'),
+      };
     }
     if (id !== undefined && id !== null && !isId(id)) {
-      return { ok: false, error: errorResponse(null, ErrorCode.InvalidRequest, 'Invalid Request: error response id must be a string, integer or null') };
+      return {
+        ok: false,
+        error: errorResponse(
+          null,
+          ErrorCode.InvalidRequest,
+          'Invalid Request: error response id must be a string, integer or null',
+        ),
+      };
     }
     return { ok: true, message: value as unknown as JsonRpcMessage };
   }
-  return { ok: false, error: errorResponse(idForError, ErrorCode.InvalidRequest, 'Invalid Request: no method, result or error') };
+  return {
+    ok: false,
+    error: errorResponse(idForError, ErrorCode.InvalidRequest, 'Invalid Request: no method, result or error'),
+  };
 }
 
-export function errorResponse(id: RequestId | null, code: number, message: string, data?: unknown): JsonRpcErrorResponse {
+export function errorResponse(
+  id: RequestId | null,
+  code: number,
+  message: string,
+  data?: unknown,
+): JsonRpcErrorResponse {
   const error: JsonRpcErrorObject = data === undefined ? { code, message } : { code, message, data };
   return { jsonrpc: '2.0', id, error };
 }

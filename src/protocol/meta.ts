@@ -26,7 +26,9 @@ export interface RequestMeta {
 
 export function getMeta(params: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   const meta = params?._meta;
-  return typeof meta === 'object' && meta !== null && !Array.isArray(meta) ? (meta as Record<string, unknown>) : undefined;
+  return typeof meta === 'object' && meta !== null && !Array.isArray(meta)
+    ? (meta as Record<string, unknown>)
+    : undefined;
 }
 
 export function readRequestMeta(params: Record<string, unknown> | undefined): RequestMeta {
@@ -37,7 +39,8 @@ export function readRequestMeta(params: Record<string, unknown> | undefined): Re
   const info = meta[META.clientInfo];
   if (typeof info === 'object' && info !== null) out.clientInfo = info as Implementation;
   const caps = meta[META.clientCapabilities];
-  if (typeof caps === 'object' && caps !== null && !Array.isArray(caps)) out.clientCapabilities = caps as ClientCapabilities;
+  if (typeof caps === 'object' && caps !== null && !Array.isArray(caps))
+    out.clientCapabilities = caps as ClientCapabilities;
   const level = meta[META.logLevel];
   if (typeof level === 'string') out.logLevel = level as LoggingLevel;
   const token = meta[META.progressToken];

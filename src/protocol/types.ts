@@ -24,7 +24,15 @@ export interface Implementation {
   icons?: Icon[];
 }
 
-export type LoggingLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'critical' | 'alert' | 'emergency';
+export type LoggingLevel =
+  | 'debug'
+  | 'info'
+  | 'notice'
+  | 'warning'
+  | 'error'
+  | 'critical'
+  | 'alert'
+  | 'emergency';
 export const LOGGING_LEVELS: readonly LoggingLevel[] = [
   'debug',
   'info',

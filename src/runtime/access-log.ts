@@ -42,7 +42,10 @@ export function accessLog(options: AccessLogOptions): Middleware {
       code = err instanceof McpError ? err.code : -32603;
       throw err;
     } finally {
-      const clientId = ctx.auth?.clientId ?? ctx.auth?.subject ?? (ctx.clientInfo ? `${ctx.clientInfo.name}/${ctx.clientInfo.version}` : undefined);
+      const clientId =
+        ctx.auth?.clientId ??
+        ctx.auth?.subject ??
+        (ctx.clientInfo ? `${ctx.clientInfo.name}/${ctx.clientInfo.version}` : undefined);
       const line: Record<string, unknown> = {
         request_id: requestId,
         method: ctx.method,
@@ -58,7 +61,12 @@ export function accessLog(options: AccessLogOptions): Middleware {
       if (ctx.remoteAddress !== undefined) line.remote_address = ctx.remoteAddress;
       logger.info(line, 'request');
       if (audit && ctx.method === 'tools/call') {
-        const entry: Record<string, unknown> = { event: 'tool_call', request_id: requestId, tool: ctx.target, outcome };
+        const entry: Record<string, unknown> = {
+          event: 'tool_call',
+          request_id: requestId,
+          tool: ctx.target,
+          outcome,
+        };
         if (ctx.auth?.subject !== undefined) entry.subject = ctx.auth.subject;
         if (clientId !== undefined) entry.client_id = clientId;
         if (ctx.remoteAddress !== undefined) entry.remote_address = ctx.remoteAddress;

@@ -2,9 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RateLimitOptions } from '../ratelimit/middleware.js';
 import type { McpServer } from '../server/server.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import type { EventStore } from '../transport/http/sessions.js';
 import type { HttpIO } from '../transport/http/io.js';
 import type { NodeHandlerOptions } from '../transport/http/node.js';
+import type { EventStore } from '../transport/http/sessions.js';
 import type { AuthInfo } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import { ConfigError, type RuntimeConfig } from './config.js';
@@ -80,21 +80,33 @@ export async function enableFeatures(
       server.use(metrics.middleware);
       names.push('metrics');
       if (config.metricsEndpoint) {
-        const writer = new telemetry.RemoteWriter({ url: config.metricsEndpoint, registry: metrics.registry, logger: logger.module('telemetry') }).start();
+        const writer = new telemetry.RemoteWriter({
+          url: config.metricsEndpoint,
+          registry: metrics.registry,
+          logger: logger.module('telemetry'),
+        }).start();
         closers.push(() => writer.stop());
         names.push('remote-write');
       }
     } catch (err) {
       if (options.metrics === true || config.metricsEndpoint) {
-        throw new ConfigError('MCP_METRICS_ENDPOINT', `metrics need the optional peer prom-client (npm i prom-client): ${(err as Error).message}`);
+        throw new ConfigError(
+          'MCP_METRICS_ENDPOINT',
+          `metrics need the optional peer prom-client (npm i prom-client): ${(err as Error).message}`,
+        );
       }
-      logger.module('runtime').warn({ err: (err as Error).message }, 'metrics disabled: prom-client is not installed');
+      logger
+        .module('runtime')
+        .warn({ err: (err as Error).message }, 'metrics disabled: prom-client is not installed');
     }
   }
 
   if (config.oauth) {
     const auth = await import('../auth/index.js').catch((err: Error) => {
-      throw new ConfigError('MCP_OAUTH_ISSUER', `OAuth needs the optional peer jose (npm i jose): ${err.message}`);
+      throw new ConfigError(
+        'MCP_OAUTH_ISSUER',
+        `OAuth needs the optional peer jose (npm i jose): ${err.message}`,
+      );
     });
     const { issuer, audience } = config.oauth;
     const resourceMetadataUrl = auth.resourceMetadataUrlFor(audience);
@@ -106,15 +118,23 @@ export async function enableFeatures(
   }
 
   const limits = options.rateLimit === false ? undefined : options.rateLimit;
-  if (options.rateLimit !== false && (config.rateLimit || limits?.tools || limits?.resources || limits?.prompts || limits?.global)) {
+  if (
+    options.rateLimit !== false &&
+    (config.rateLimit || limits?.tools || limits?.resources || limits?.prompts || limits?.global)
+  ) {
     const rl = await import('../ratelimit/index.js');
     let store: import('../ratelimit/store.js').RateLimitStore | undefined;
     if (redis) {
       // Shares the scaling connection (the store never closes a client it was given).
-      store = new rl.RedisRateLimitStore({ client: redis.connection.command, logger: logger.module('ratelimit') });
+      store = new rl.RedisRateLimitStore({
+        client: redis.connection.command,
+        logger: logger.module('ratelimit'),
+      });
     }
     const global = config.rateLimit
-      ? new rl.RateLimitConfig(config.rateLimit.requests, config.rateLimit.windowSecs * 1000).withBurst(config.rateLimit.burst ?? config.rateLimit.requests)
+      ? new rl.RateLimitConfig(config.rateLimit.requests, config.rateLimit.windowSecs * 1000).withBurst(
+          config.rateLimit.burst ?? config.rateLimit.requests,
+        )
       : limits?.global;
     const limiter = rl.rateLimit({ ...limits, global, store });
     server.use(limiter);
@@ -126,7 +146,10 @@ export async function enableFeatures(
     if (typeof options.auditLog === 'string') {
       const pino = (await import('pino')).default;
       const destination = pino.destination({ dest: options.auditLog, mkdir: true, sync: false });
-      audit = pino({ base: { stream: 'audit' }, timestamp: pino.stdTimeFunctions.isoTime }, destination) as unknown as Logger;
+      audit = pino(
+        { base: { stream: 'audit' }, timestamp: pino.stdTimeFunctions.isoTime },
+        destination,
+      ) as unknown as Logger;
       closers.push(() => destination.flushSync());
     } else {
       audit = logger.module('audit');

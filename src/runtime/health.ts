@@ -4,7 +4,10 @@ export interface CheckResult {
   message: string | null;
 }
 
-export type HealthCheck = () => boolean | { healthy: boolean; message?: string | null } | Promise<boolean | { healthy: boolean; message?: string | null }>;
+export type HealthCheck = () =>
+  | boolean
+  | { healthy: boolean; message?: string | null }
+  | Promise<boolean | { healthy: boolean; message?: string | null }>;
 
 /**
  * Liveness (`/health`: the process answers) and readiness (`/ready`: every check passes and
@@ -31,7 +34,11 @@ export class HealthChecks {
   }
 
   health(): { status: 'healthy'; version: string; uptime_secs: number } {
-    return { status: 'healthy', version: this.version, uptime_secs: Math.floor((Date.now() - this.started) / 1000) };
+    return {
+      status: 'healthy',
+      version: this.version,
+      uptime_secs: Math.floor((Date.now() - this.started) / 1000),
+    };
   }
 
   async ready(): Promise<{ ready: boolean; checks: CheckResult[] }> {
@@ -40,9 +47,14 @@ export class HealthChecks {
         try {
           let timer: ReturnType<typeof setTimeout> | undefined;
           const timeout = new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
+            timer = setTimeout(
+              () => reject(new Error(`timed out after ${this.timeoutMs} ms`)),
+              this.timeoutMs,
+            );
           });
-          const outcome = await Promise.race([Promise.resolve(check()), timeout]).finally(() => clearTimeout(timer));
+          const outcome = await Promise.race([Promise.resolve(check()), timeout]).finally(() =>
+            clearTimeout(timer),
+          );
           if (typeof outcome === 'boolean') return { name, healthy: outcome, message: null };
           return { name, healthy: outcome.healthy, message: outcome.message ?? null };
         } catch (err) {
@@ -50,7 +62,8 @@ export class HealthChecks {
         }
       }),
     );
-    if (this.draining) results.push({ name: 'shutdown', healthy: false, message: 'draining: not accepting new work' });
+    if (this.draining)
+      results.push({ name: 'shutdown', healthy: false, message: 'draining: not accepting new work' });
     return { ready: results.every((r) => r.healthy), checks: results };
   }
 }

@@ -17,7 +17,14 @@ export interface RuntimeLogger extends Logger {
   module(name: string): Logger;
 }
 
-const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVEL_NAMES: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 
 /** Human-readable lines for development: `12:00:00.123 INFO  [transport] message key=value`. */
 function prettyStream(out: NodeJS.WritableStream): Writable {
@@ -26,12 +33,22 @@ function prettyStream(out: NodeJS.WritableStream): Writable {
       for (const line of chunk.toString('utf8').split('\n')) {
         if (!line) continue;
         try {
-          const { level, time, msg, module, pid: _pid, hostname: _host, ...rest } = JSON.parse(line) as Record<string, unknown>;
+          const {
+            level,
+            time,
+            msg,
+            module,
+            pid: _pid,
+            hostname: _host,
+            ...rest
+          } = JSON.parse(line) as Record<string, unknown>;
           const when = new Date(Number(time)).toISOString().slice(11, 23);
           const extras = Object.entries(rest)
             .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
             .join(' ');
-          out.write(`${when} ${(LEVEL_NAMES[Number(level)] ?? String(level)).padEnd(5)} ${module ? `[${String(module)}] ` : ''}${String(msg ?? '')}${extras ? ` ${extras}` : ''}\n`);
+          out.write(
+            `${when} ${(LEVEL_NAMES[Number(level)] ?? String(level)).padEnd(5)} ${module ? `[${String(module)}] ` : ''}${String(msg ?? '')}${extras ? ` ${extras}` : ''}\n`,
+          );
         } catch {
           out.write(`${line}\n`);
         }
@@ -83,7 +100,10 @@ export function createRuntimeLogger(options: RuntimeLoggerOptions = {}): Runtime
   root.module = (name: string) => {
     let child = cache.get(name);
     if (!child) {
-      child = (FIXED_SHAPE.has(name) ? plain : base).child({ module: name }, { level: modules[name] ?? level }) as unknown as Logger;
+      child = (FIXED_SHAPE.has(name) ? plain : base).child(
+        { module: name },
+        { level: modules[name] ?? level },
+      ) as unknown as Logger;
       cache.set(name, child);
     }
     return child;

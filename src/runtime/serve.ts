@@ -8,9 +8,9 @@ import { type LegacySseOptions, createLegacySseListener } from '../transport/htt
 import { type Logger, silentLogger } from '../util/logger.js';
 import { accessLog } from './access-log.js';
 import { ConfigError, type RuntimeConfig, loadConfig } from './config.js';
+import { type Features, type ServeFeatureOptions, enableFeatures } from './features.js';
 import { type HealthCheck, HealthChecks } from './health.js';
 import { type RuntimeLogger, createRuntimeLogger } from './logging.js';
-import { enableFeatures, type Features, type ServeFeatureOptions } from './features.js';
 
 export interface ServeOptions extends ServeFeatureOptions {
   /** Environment to read (default process.env); variables override `defaults`. */
@@ -73,7 +73,8 @@ export async function serve(server: McpServer, options: ServeOptions = {}): Prom
   for (const [name, check] of Object.entries(options.checks ?? {})) health.add(name, check);
 
   const features = await enableFeatures(server, config, options, logger, health);
-  if (options.accessLog !== false) server.use(accessLog({ logger: logger.module('access'), audit: features.audit }));
+  if (options.accessLog !== false)
+    server.use(accessLog({ logger: logger.module('access'), audit: features.audit }));
 
   const httpOptions: NodeHandlerOptions = {
     ...options.http,
@@ -100,17 +101,29 @@ export async function serve(server: McpServer, options: ServeOptions = {}): Prom
   };
   if (config.allowedHosts !== undefined) httpOptions.allowedHosts = config.allowedHosts;
   if (config.maxSessions !== undefined) httpOptions.maxSessions = config.maxSessions;
-  if (config.sessionIdleTimeoutSecs !== undefined) httpOptions.sessionIdleTimeoutMs = config.sessionIdleTimeoutSecs * 1000;
+  if (config.sessionIdleTimeoutSecs !== undefined)
+    httpOptions.sessionIdleTimeoutMs = config.sessionIdleTimeoutSecs * 1000;
   if (features.authenticate && !httpOptions.authenticate) httpOptions.authenticate = features.authenticate;
-  if (features.errorChallenge && !httpOptions.errorChallenge) httpOptions.errorChallenge = features.errorChallenge;
-  if (features.eventStore && httpOptions.eventStore === undefined) httpOptions.eventStore = features.eventStore;
+  if (features.errorChallenge && !httpOptions.errorChallenge)
+    httpOptions.errorChallenge = features.errorChallenge;
+  if (features.eventStore && httpOptions.eventStore === undefined)
+    httpOptions.eventStore = features.eventStore;
   const mcp = createNodeListener(server, httpOptions);
-  if (mcp.handler.sessions) health.add('sessions', () => ({ healthy: true, message: `${mcp.handler.sessions?.size ?? 0} active` }));
+  if (mcp.handler.sessions)
+    health.add('sessions', () => ({ healthy: true, message: `${mcp.handler.sessions?.size ?? 0} active` }));
 
   const legacySse = options.legacySse
-    ? createLegacySseListener(server, { maxBodyBytes: config.maxBodyBytes, ...(options.legacySse === true ? {} : options.legacySse) })
+    ? createLegacySseListener(server, {
+        maxBodyBytes: config.maxBodyBytes,
+        ...(options.legacySse === true ? {} : options.legacySse),
+      })
     : undefined;
-  const ssePaths = legacySse ? new Set([(options.legacySse as LegacySseOptions).ssePath ?? '/sse', (options.legacySse as LegacySseOptions).messagesPath ?? '/messages']) : undefined;
+  const ssePaths = legacySse
+    ? new Set([
+        (options.legacySse as LegacySseOptions).ssePath ?? '/sse',
+        (options.legacySse as LegacySseOptions).messagesPath ?? '/messages',
+      ])
+    : undefined;
 
   let draining = false;
   let inflight = 0;
@@ -147,7 +160,13 @@ export async function serve(server: McpServer, options: ServeOptions = {}): Prom
     if (draining) {
       // Kept-alive connections may still send: tell them to go elsewhere and close.
       res.writeHead(503, { ...JSON_TYPE, connection: 'close', 'retry-after': '1' });
-      res.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32603, message: 'Server is shutting down' } }));
+      res.end(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: null,
+          error: { code: -32603, message: 'Server is shutting down' },
+        }),
+      );
       return;
     }
     inflight++;
@@ -171,25 +190,36 @@ export async function serve(server: McpServer, options: ServeOptions = {}): Prom
   http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // Malformed HTTP, header overflow, slowloris timeouts: answer if we can and never crash.
     if (socket.writable && !socket.writableEnded) {
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+      );
     } else socket.destroy();
   });
   let websocket: { close(): Promise<void> } | undefined;
   if (options.websocket !== false) {
     try {
       const ws = await import('../transport/websocket/server.js');
-      const wsOptions = options.websocket === true || options.websocket === undefined ? {} : options.websocket;
+      const wsOptions =
+        options.websocket === true || options.websocket === undefined ? {} : options.websocket;
       websocket = ws.attachWebSocket(http, server, {
         path: httpOptions.path as string,
         ...(config.allowedHosts !== undefined ? { allowedHosts: config.allowedHosts } : {}),
         ...(features.authenticate ? { authenticate: features.authenticate as never } : {}),
-        hooks: { connectionOpened: () => features.metrics?.connectionOpened('websocket'), connectionClosed: () => features.metrics?.connectionClosed('websocket') },
+        hooks: {
+          connectionOpened: () => features.metrics?.connectionOpened('websocket'),
+          connectionClosed: () => features.metrics?.connectionClosed('websocket'),
+        },
         ...wsOptions,
       });
       features.names.push('websocket');
     } catch (err) {
-      if (options.websocket) throw new ConfigError('websocket', `WebSocket needs the optional peer ws (npm i ws): ${(err as Error).message}`);
+      if (options.websocket)
+        throw new ConfigError(
+          'websocket',
+          `WebSocket needs the optional peer ws (npm i ws): ${(err as Error).message}`,
+        );
     }
   }
   await listen(http, config.port, config.host);
@@ -198,9 +228,12 @@ export async function serve(server: McpServer, options: ServeOptions = {}): Prom
   let admin: Server | undefined;
   if (config.adminPort !== undefined) {
     admin = createServer((req, res) => {
-      adminRoutes(req, res, pathOf(req.url)).then((handled) => {
-        if (!handled) res.writeHead(404, JSON_TYPE).end('{"error":"not found"}');
-      }, () => res.writeHead(500, JSON_TYPE).end('{"error":"internal"}'));
+      adminRoutes(req, res, pathOf(req.url)).then(
+        (handled) => {
+          if (!handled) res.writeHead(404, JSON_TYPE).end('{"error":"not found"}');
+        },
+        () => res.writeHead(500, JSON_TYPE).end('{"error":"internal"}'),
+      );
     });
     await listen(admin, config.adminPort, config.host);
   }
@@ -208,7 +241,15 @@ export async function serve(server: McpServer, options: ServeOptions = {}): Prom
   const scheme = config.tls ? 'https' : 'http';
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${scheme}://${shownHost === '0.0.0.0' || shownHost === '[::]' ? '127.0.0.1' : shownHost}:${address.port}${httpOptions.path}`;
-  log.info({ url, tls: Boolean(config.tls), admin_port: admin ? (admin.address() as AddressInfo).port : undefined, features: features.names }, 'listening');
+  log.info(
+    {
+      url,
+      tls: Boolean(config.tls),
+      admin_port: admin ? (admin.address() as AddressInfo).port : undefined,
+      features: features.names,
+    },
+    'listening',
+  );
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -266,7 +307,10 @@ export async function serve(server: McpServer, options: ServeOptions = {}): Prom
 
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => reject(new ConfigError('MCP_SERVER_PORT', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`));
+    const onError = (err: NodeJS.ErrnoException) =>
+      reject(
+        new ConfigError('MCP_SERVER_PORT', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`),
+      );
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);
@@ -281,18 +325,31 @@ function readTls(config: RuntimeConfig) {
     try {
       return readFileSync(path);
     } catch (err) {
-      throw new ConfigError(variable, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new ConfigError(
+        variable,
+        `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
   };
-  const out: { cert: Buffer; key: Buffer; ca?: Buffer } = { cert: read(tls.certPath, 'MCP_TLS_CERT_PATH'), key: read(tls.keyPath, 'MCP_TLS_KEY_PATH') };
+  const out: { cert: Buffer; key: Buffer; ca?: Buffer } = {
+    cert: read(tls.certPath, 'MCP_TLS_CERT_PATH'),
+    key: read(tls.keyPath, 'MCP_TLS_KEY_PATH'),
+  };
   if (tls.caPath) out.ca = read(tls.caPath, 'MCP_TLS_CA_PATH');
   return out;
 }
 
-function createHttp(config: RuntimeConfig, options: ServeOptions, listener: (req: IncomingMessage, res: ServerResponse) => void, log: Logger): Server {
+function createHttp(
+  config: RuntimeConfig,
+  options: ServeOptions,
+  listener: (req: IncomingMessage, res: ServerResponse) => void,
+  log: Logger,
+): Server {
   // Node checks header/request timeouts every connectionsCheckingInterval (default 30 s): check often
   // enough that a slowloris client is dropped close to its deadline.
-  const checking = { connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(config.headersTimeoutMs / 2))) };
+  const checking = {
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(config.headersTimeoutMs / 2))),
+  };
   if (!config.tls) return createServer(checking, listener);
   const material = readTls(config);
   const server = createHttpsServer(
@@ -331,7 +388,13 @@ function createHttp(config: RuntimeConfig, options: ServeOptions, listener: (req
   return server as unknown as Server;
 }
 
-function installSignals(close: () => Promise<void>, config: RuntimeConfig, log: Logger, http: Server, options: ServeOptions): void {
+function installSignals(
+  close: () => Promise<void>,
+  config: RuntimeConfig,
+  log: Logger,
+  http: Server,
+  options: ServeOptions,
+): void {
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {

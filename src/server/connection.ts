@@ -63,7 +63,8 @@ export class ServerConnection {
             info: ctx.info,
             session,
             notify: (method, params) => ctx.send({ jsonrpc: '2.0', method, params }),
-            request: (method, params, signal) => this.peer.request(method, params, { signal, relatedRequestId: request.id }),
+            request: (method, params, signal) =>
+              this.peer.request(method, params, { signal, relatedRequestId: request.id }),
           };
           return server.handle(request, exchange);
         },

@@ -1,4 +1,4 @@
-import { InvalidParamsError, MissingClientCapabilityError, McpError } from '../protocol/errors.js';
+import { InvalidParamsError, McpError, MissingClientCapabilityError } from '../protocol/errors.js';
 import type { RequestId } from '../protocol/jsonrpc.js';
 import type {
   ClientCapabilities,
@@ -37,7 +37,13 @@ export interface Exchange {
   /** A notification tied to this request (progress, logs); over HTTP it turns the response into SSE. */
   notify(method: string, params: Record<string, unknown>): Promise<void>;
   /** A server-to-client request tied to this request. Legacy era only. */
-  request?: ((method: string, params: Record<string, unknown>, signal: AbortSignal) => Promise<Record<string, unknown>>) | undefined;
+  request?:
+    | ((
+        method: string,
+        params: Record<string, unknown>,
+        signal: AbortSignal,
+      ) => Promise<Record<string, unknown>>)
+    | undefined;
   /** Ends the response stream early while the request keeps running (legacy HTTP: the client resumes with Last-Event-ID). */
   closeStream?: (() => void) | undefined;
 }
@@ -53,12 +59,18 @@ export class InputRequired {
 }
 
 /** A client's answer to an input request must have the shape of that request's result (2026-07-28 retries). */
-function checkAnswer(key: string, method: InputRequestSpec['method'], answer: unknown): Record<string, unknown> {
+function checkAnswer(
+  key: string,
+  method: InputRequestSpec['method'],
+  answer: unknown,
+): Record<string, unknown> {
   const bad = (what: string) => new InvalidParamsError(`inputResponses.${key} is not a valid ${what}`);
   if (typeof answer !== 'object' || answer === null || Array.isArray(answer)) throw bad(`${method} result`);
   const value = answer as Record<string, unknown>;
-  if (method === 'elicitation/create' && !['accept', 'decline', 'cancel'].includes(value.action as string)) throw bad('elicitation result');
-  if (method === 'sampling/createMessage' && (typeof value.content !== 'object' || value.content === null)) throw bad('sampling result');
+  if (method === 'elicitation/create' && !['accept', 'decline', 'cancel'].includes(value.action as string))
+    throw bad('elicitation result');
+  if (method === 'sampling/createMessage' && (typeof value.content !== 'object' || value.content === null))
+    throw bad('sampling result');
   if (method === 'roots/list' && !Array.isArray(value.roots)) throw bad('roots/list result');
   return value;
 }
@@ -87,7 +99,9 @@ export class Call implements CallContext {
   missing: Record<string, InputRequestSpec> | undefined = undefined;
   handlerState: unknown = undefined;
   /** Set when this call runs inside a task: inputs come through tasks/update instead of input_required. */
-  taskInputs: ((requests: Record<string, InputRequestSpec>) => Promise<Record<string, Record<string, unknown>>>) | undefined = undefined;
+  taskInputs:
+    | ((requests: Record<string, InputRequestSpec>) => Promise<Record<string, Record<string, unknown>>>)
+    | undefined = undefined;
   /** Set when the request may become a task (tasks extension declared, tool allows it). */
   taskRunner: ((run: (taskCall: Call) => Promise<unknown>) => never) | undefined = undefined;
   private inputCounter = 0;
@@ -161,18 +175,23 @@ export class Call implements CallContext {
    * Asks the client for several inputs at once. In 2026-07-28 they travel together in one
    * `input_required` round; in legacy sessions they are sent as concurrent server-to-client requests.
    */
-  async inputs<K extends string>(requests: Record<K, InputRequestSpec>): Promise<Record<K, Record<string, unknown>>> {
+  async inputs<K extends string>(
+    requests: Record<K, InputRequestSpec>,
+  ): Promise<Record<K, Record<string, unknown>>> {
     const keys = Object.keys(requests) as K[];
     for (const key of keys) this.requireCapability((requests[key] as InputRequestSpec).method);
     if (this.taskInputs) return (await this.taskInputs(requests)) as Record<K, Record<string, unknown>>;
     if (this.era === 'legacy') {
-      const values = await Promise.all(keys.map((key) => this.legacyRequest(requests[key] as InputRequestSpec)));
+      const values = await Promise.all(
+        keys.map((key) => this.legacyRequest(requests[key] as InputRequestSpec)),
+      );
       return Object.fromEntries(keys.map((key, i) => [key, values[i]])) as Record<K, Record<string, unknown>>;
     }
     const out = {} as Record<K, Record<string, unknown>>;
     let missing: Record<string, InputRequestSpec> | undefined;
     for (const key of keys) {
-      if (Object.hasOwn(this.answers, key)) out[key] = checkAnswer(key, (requests[key] as InputRequestSpec).method, this.answers[key]);
+      if (Object.hasOwn(this.answers, key))
+        out[key] = checkAnswer(key, (requests[key] as InputRequestSpec).method, this.answers[key]);
       else (missing ??= {})[key] = requests[key] as InputRequestSpec;
     }
     if (missing) {
@@ -200,13 +219,17 @@ export class Call implements CallContext {
 
   /** Whether the client declared a capability (per request in 2026-07-28, per session before). */
   hasClientCapability(capability: keyof ClientCapabilities): boolean {
-    const caps = this.era === 'modern' ? this.clientCapabilities : (this.exchange.session?.clientCapabilities ?? {});
+    const caps =
+      this.era === 'modern' ? this.clientCapabilities : (this.exchange.session?.clientCapabilities ?? {});
     return caps[capability] !== undefined && caps[capability] !== null;
   }
 
   private requireCapability(method: InputRequestSpec['method']): void {
     if (method === 'elicitation/create' && this.era === 'legacy' && this.protocolVersion < '2025-06-18') {
-      throw new McpError(-32603, `Elicitation is not part of protocol ${this.protocolVersion} (it needs 2025-06-18 or later)`);
+      throw new McpError(
+        -32603,
+        `Elicitation is not part of protocol ${this.protocolVersion} (it needs 2025-06-18 or later)`,
+      );
     }
     const capability = CAPABILITY_FOR[method];
     if (!this.hasClientCapability(capability)) throw new MissingClientCapabilityError({ [capability]: {} });

@@ -1,14 +1,12 @@
-import { ErrorCode, InvalidParamsError, McpError, MissingClientCapabilityError } from '../protocol/errors.js';
 import { paginate } from '../protocol/cursor.js';
+import { ErrorCode, InvalidParamsError, McpError, MissingClientCapabilityError } from '../protocol/errors.js';
 import { META } from '../protocol/meta.js';
+import { TASKS_EXTENSION } from '../protocol/meta.js';
 import type { SubscriptionFilter } from '../protocol/types.js';
+import { redact } from '../security/redact.js';
 import { type Call, InputRequired } from './context.js';
 import type { Result } from './middleware.js';
 import { NOTIFICATION_METHOD } from './notifications.js';
-import { RequestStateCodec } from './request-state.js';
-import { TaskStarted } from './tasks.js';
-import { redact } from '../security/redact.js';
-import { TASKS_EXTENSION } from '../protocol/meta.js';
 import {
   type RegisteredTemplate,
   checkPromptArgs,
@@ -17,13 +15,17 @@ import {
   toReadResult,
   toToolResult,
 } from './registry.js';
+import { RequestStateCodec } from './request-state.js';
 import type { McpServer } from './server.js';
+import { TaskStarted } from './tasks.js';
 
 /** Raised when an authenticated caller lacks a scope the feature declared. */
 export class InsufficientScopeError extends McpError {
   override name = 'InsufficientScopeError';
   constructor(readonly requiredScopes: readonly string[]) {
-    super(ErrorCode.Forbidden, `Insufficient scope: requires ${requiredScopes.join(' ')}`, { requiredScopes: [...requiredScopes] });
+    super(ErrorCode.Forbidden, `Insufficient scope: requires ${requiredScopes.join(' ')}`, {
+      requiredScopes: [...requiredScopes],
+    });
   }
 }
 
@@ -64,13 +66,22 @@ function restoreInputs(server: McpServer, call: Call, argsDigest: () => string):
   }
 }
 
-function inputRequiredResult(server: McpServer, call: Call, argsDigest: () => string, missing: Record<string, unknown>): Result {
+function inputRequiredResult(
+  server: McpServer,
+  call: Call,
+  argsDigest: () => string,
+  missing: Record<string, unknown>,
+): Result {
   const inputRequests: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(missing)) {
     const { method, params } = spec as { method: string; params?: unknown };
     inputRequests[key] = params === undefined ? { method } : { method, params };
   }
-  const payload: Parameters<RequestStateCodec['encode']>[0] = { t: `${call.method} ${call.target}`, a: argsDigest(), r: call.answers };
+  const payload: Parameters<RequestStateCodec['encode']>[0] = {
+    t: `${call.method} ${call.target}`,
+    a: argsDigest(),
+    r: call.answers,
+  };
   if (call.handlerState !== undefined) payload.s = call.handlerState;
   const subject = call.auth?.subject;
   if (subject !== undefined) payload.p = subject;
@@ -120,7 +131,13 @@ export function registerFeatureMethods(server: McpServer): void {
   };
 
   // ---------------------------------------------------------------- tools
-  server.method('tools/list', async (call) => page('tools', call, cached('tools', () => [...server.tools.values()].map((t) => t.wire))));
+  server.method('tools/list', async (call) =>
+    page(
+      'tools',
+      call,
+      cached('tools', () => [...server.tools.values()].map((t) => t.wire)),
+    ),
+  );
 
   server.method('tools/call', async (call) => {
     const name = call.params.name;
@@ -145,7 +162,13 @@ export function registerFeatureMethods(server: McpServer): void {
       try {
         return (await toToolResult(tool, await tool.handler(args, ctx))) as Result;
       } catch (err) {
-        if (err instanceof McpError || err instanceof InputRequired || err instanceof TaskStarted || ctx !== call) throw err;
+        if (
+          err instanceof McpError ||
+          err instanceof InputRequired ||
+          err instanceof TaskStarted ||
+          ctx !== call
+        )
+          throw err;
         return toolError(err);
       }
     };
@@ -157,7 +180,8 @@ export function registerFeatureMethods(server: McpServer): void {
         let args = rawArgs;
         if (tool.input) {
           const checked = await tool.input.validate(rawArgs);
-          if (!checked.ok) return errorResult(`Invalid arguments for tool ${name}: ${checked.message}`) as Result;
+          if (!checked.ok)
+            return errorResult(`Invalid arguments for tool ${name}: ${checked.message}`) as Result;
           args = checked.value as Record<string, unknown>;
         }
         if (asTask && tasks) {
@@ -175,7 +199,9 @@ export function registerFeatureMethods(server: McpServer): void {
               throw new TaskStarted(tasks.start(call, (taskCall) => wrap(taskCall, () => work(taskCall))));
             };
           } else {
-            return tasks.start(call, (taskCall) => wrap(taskCall, () => tool.handler(args, taskCall) as Promise<unknown>));
+            return tasks.start(call, (taskCall) =>
+              wrap(taskCall, () => tool.handler(args, taskCall) as Promise<unknown>),
+            );
           }
         }
         return execute(call, args);
@@ -196,24 +222,39 @@ export function registerFeatureMethods(server: McpServer): void {
   });
 
   server.method('resources/templates/list', async (call) =>
-    page('resourceTemplates', call, cached('resourceTemplates', () => server.templates.map((t) => t.wire))),
+    page(
+      'resourceTemplates',
+      call,
+      cached('resourceTemplates', () => server.templates.map((t) => t.wire)),
+    ),
   );
 
   server.method('resources/read', async (call) => {
     const uri = call.params.uri;
-    if (typeof uri !== 'string' || uri.length === 0) throw new InvalidParamsError('resources/read requires a string "uri"');
+    if (typeof uri !== 'string' || uri.length === 0)
+      throw new InvalidParamsError('resources/read requires a string "uri"');
     call.target = uri;
     const resource = server.resources.get(uri);
     if (resource) {
       checkScopes(call, resource.scopes);
-      return withInputs(server, call, uri, async () => toReadResult(uri, resource.mimeType, await resource.read(uri, call)) as Result);
+      return withInputs(
+        server,
+        call,
+        uri,
+        async () => toReadResult(uri, resource.mimeType, await resource.read(uri, call)) as Result,
+      );
     }
     for (const template of server.templates) {
       const variables = template.template.match(uri);
       if (!variables) continue;
       checkScopes(call, template.scopes);
       call.state.set('mcpkit.resourceTemplate', template.template.template);
-      return withInputs(server, call, uri, async () => toReadResult(uri, template.mimeType, await template.read(uri, variables, call)) as Result);
+      return withInputs(
+        server,
+        call,
+        uri,
+        async () => toReadResult(uri, template.mimeType, await template.read(uri, variables, call)) as Result,
+      );
     }
     // 2026-07-28 uses -32602 for an unknown resource; earlier versions used -32002.
     const code = call.era === 'modern' ? ErrorCode.InvalidParams : ErrorCode.ResourceNotFoundLegacy;
@@ -234,13 +275,20 @@ export function registerFeatureMethods(server: McpServer): void {
   });
   server.method('resources/unsubscribe', async (call) => {
     const uri = call.params.uri;
-    if (typeof uri !== 'string') throw new InvalidParamsError('resources/unsubscribe requires a string "uri"');
+    if (typeof uri !== 'string')
+      throw new InvalidParamsError('resources/unsubscribe requires a string "uri"');
     call.exchange.session?.subscriptions.delete(uri);
     return {};
   });
 
   // ---------------------------------------------------------------- prompts
-  server.method('prompts/list', async (call) => page('prompts', call, cached('prompts', () => [...server.prompts.values()].map((p) => p.wire))));
+  server.method('prompts/list', async (call) =>
+    page(
+      'prompts',
+      call,
+      cached('prompts', () => [...server.prompts.values()].map((p) => p.wire)),
+    ),
+  );
 
   server.method('prompts/get', async (call) => {
     const name = call.params.name;
@@ -252,29 +300,49 @@ export function registerFeatureMethods(server: McpServer): void {
     let args = checkPromptArgs(prompt, call.params.arguments);
     if (prompt.args) {
       const checked = await prompt.args.validate(args);
-      if (!checked.ok) throw new InvalidParamsError(`Invalid arguments for prompt ${name}: ${checked.message}`);
+      if (!checked.ok)
+        throw new InvalidParamsError(`Invalid arguments for prompt ${name}: ${checked.message}`);
       args = checked.value as Record<string, unknown>;
     }
-    return withInputs(server, call, args, async () => toPromptResult(await prompt.get(args, call), prompt.wire.description as string | undefined) as Result);
+    return withInputs(
+      server,
+      call,
+      args,
+      async () =>
+        toPromptResult(await prompt.get(args, call), prompt.wire.description as string | undefined) as Result,
+    );
   });
 
   // ---------------------------------------------------------------- completions
   server.method('completion/complete', async (call) => {
     const ref = call.params.ref;
     const argument = call.params.argument;
-    if (!isObject(ref) || !isObject(argument) || typeof argument.name !== 'string' || typeof argument.value !== 'string') {
+    if (
+      !isObject(ref) ||
+      !isObject(argument) ||
+      typeof argument.name !== 'string' ||
+      typeof argument.value !== 'string'
+    ) {
       throw new InvalidParamsError('completion/complete requires ref and argument {name, value}');
     }
-    const context = isObject(call.params.context) && isObject(call.params.context.arguments) ? (call.params.context.arguments as Record<string, string>) : {};
-    let completer: ((value: string, context: Record<string, string>, call: Call) => string[] | Promise<string[]>) | undefined;
+    const context =
+      isObject(call.params.context) && isObject(call.params.context.arguments)
+        ? (call.params.context.arguments as Record<string, string>)
+        : {};
+    let completer:
+      | ((value: string, context: Record<string, string>, call: Call) => string[] | Promise<string[]>)
+      | undefined;
     if (ref.type === 'ref/prompt') {
       const prompt = typeof ref.name === 'string' ? server.prompts.get(ref.name) : undefined;
       if (!prompt) throw new InvalidParamsError(`Unknown prompt: ${String(ref.name)}`);
       call.target = prompt.name;
       completer = prompt.complete?.[argument.name];
     } else if (ref.type === 'ref/resource') {
-      const template: RegisteredTemplate | undefined = server.templates.find((t) => t.template.template === ref.uri);
-      if (!template && !server.resources.has(String(ref.uri))) throw new InvalidParamsError(`Unknown resource template: ${String(ref.uri)}`);
+      const template: RegisteredTemplate | undefined = server.templates.find(
+        (t) => t.template.template === ref.uri,
+      );
+      if (!template && !server.resources.has(String(ref.uri)))
+        throw new InvalidParamsError(`Unknown resource template: ${String(ref.uri)}`);
       call.target = String(ref.uri);
       completer = template?.complete?.[argument.name];
     } else {
@@ -291,7 +359,8 @@ export function registerFeatureMethods(server: McpServer): void {
 
 function listen(server: McpServer, call: Call): Promise<Result> {
   const requested = call.params.notifications;
-  if (!isObject(requested)) throw new InvalidParamsError('subscriptions/listen requires a "notifications" filter object');
+  if (!isObject(requested))
+    throw new InvalidParamsError('subscriptions/listen requires a "notifications" filter object');
   const caps = server.capabilities();
   const ack: SubscriptionFilter = {};
   if (requested.toolsListChanged === true && caps.tools) ack.toolsListChanged = true;
@@ -323,22 +392,28 @@ function listen(server: McpServer, call: Call): Promise<Result> {
     if (call.signal.aborted) return finish(false);
     call.signal.addEventListener('abort', onAbort, { once: true });
     // Acknowledge first: nothing may be sent on this subscription before it.
-    call.exchange.notify('notifications/subscriptions/acknowledged', { _meta: subscriptionMeta, notifications: ack }).then(() => {
-      if (call.signal.aborted) return;
-      unsubscribe = server.bus.subscribe((event) => {
-        let params: Record<string, unknown> | undefined;
-        if (event.type === 'resources/updated') {
-          if (uris?.has(event.uri)) params = { _meta: subscriptionMeta, uri: event.uri };
-        } else if (
-          (event.type === 'tools/list_changed' && ack.toolsListChanged) ||
-          (event.type === 'prompts/list_changed' && ack.promptsListChanged) ||
-          (event.type === 'resources/list_changed' && ack.resourcesListChanged)
-        ) {
-          params = { _meta: subscriptionMeta };
-        }
-        if (params) call.exchange.notify(NOTIFICATION_METHOD[event.type], params).catch(() => finish(false));
-      });
-      offClose = server.onClose(() => finish(true));
-    }, () => finish(false));
+    call.exchange
+      .notify('notifications/subscriptions/acknowledged', { _meta: subscriptionMeta, notifications: ack })
+      .then(
+        () => {
+          if (call.signal.aborted) return;
+          unsubscribe = server.bus.subscribe((event) => {
+            let params: Record<string, unknown> | undefined;
+            if (event.type === 'resources/updated') {
+              if (uris?.has(event.uri)) params = { _meta: subscriptionMeta, uri: event.uri };
+            } else if (
+              (event.type === 'tools/list_changed' && ack.toolsListChanged) ||
+              (event.type === 'prompts/list_changed' && ack.promptsListChanged) ||
+              (event.type === 'resources/list_changed' && ack.resourcesListChanged)
+            ) {
+              params = { _meta: subscriptionMeta };
+            }
+            if (params)
+              call.exchange.notify(NOTIFICATION_METHOD[event.type], params).catch(() => finish(false));
+          });
+          offClose = server.onClose(() => finish(true));
+        },
+        () => finish(false),
+      );
   });
 }

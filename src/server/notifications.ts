@@ -92,7 +92,9 @@ export function sessionNotification(
   subscriptions: ReadonlySet<string>,
 ): { method: string; params: Record<string, unknown> } | undefined {
   if (event.type === 'resources/updated') {
-    return subscriptions.has(event.uri) ? { method: NOTIFICATION_METHOD[event.type], params: { uri: event.uri } } : undefined;
+    return subscriptions.has(event.uri)
+      ? { method: NOTIFICATION_METHOD[event.type], params: { uri: event.uri } }
+      : undefined;
   }
   return { method: NOTIFICATION_METHOD[event.type], params: {} };
 }

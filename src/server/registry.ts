@@ -14,12 +14,23 @@ import type {
 } from '../protocol/types.js';
 import { UriTemplate } from '../protocol/uri-template.js';
 import type { Call } from './context.js';
-import { type CompiledSchema, EMPTY_OBJECT_SCHEMA, type InferInput, type SchemaInput, compileSchema, isStandardSchema } from './schema.js';
+import {
+  type CompiledSchema,
+  EMPTY_OBJECT_SCHEMA,
+  type InferInput,
+  type SchemaInput,
+  compileSchema,
+  isStandardSchema,
+} from './schema.js';
 
 /** What a handler receives as its second argument: the request context plus the helpers on `Call`. */
 export type HandlerContext = Call;
 
-export type ToolReturn = CallToolResult | string | ContentBlock[] | { structuredContent: unknown; content?: ContentBlock[] };
+export type ToolReturn =
+  | CallToolResult
+  | string
+  | ContentBlock[]
+  | { structuredContent: unknown; content?: ContentBlock[] };
 
 export interface ToolConfig<S extends SchemaInput | undefined = undefined> {
   title?: string;
@@ -58,20 +69,35 @@ export interface RegisteredTool {
 const NAME_RE = /^[A-Za-z0-9_.-]{1,128}$/;
 const HEADER_TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-export function buildTool(name: string, config: ToolConfig<SchemaInput | undefined>, handler: RegisteredTool['handler']): RegisteredTool {
+export function buildTool(
+  name: string,
+  config: ToolConfig<SchemaInput | undefined>,
+  handler: RegisteredTool['handler'],
+): RegisteredTool {
   if (typeof name !== 'string' || !NAME_RE.test(name)) {
-    throw new InvalidOptionError('tool name', `"${String(name)}" must be 1-128 characters of A-Z a-z 0-9 _ - .`);
+    throw new InvalidOptionError(
+      'tool name',
+      `"${String(name)}" must be 1-128 characters of A-Z a-z 0-9 _ - .`,
+    );
   }
-  if (typeof handler !== 'function') throw new InvalidOptionError(`tool ${name} handler`, 'must be a function');
-  const input = config.inputSchema === undefined ? undefined : compileSchema(config.inputSchema, 'input', `tool ${name} inputSchema`);
-  const output = config.outputSchema === undefined ? undefined : compileSchema(config.outputSchema, 'output', `tool ${name} outputSchema`);
+  if (typeof handler !== 'function')
+    throw new InvalidOptionError(`tool ${name} handler`, 'must be a function');
+  const input =
+    config.inputSchema === undefined
+      ? undefined
+      : compileSchema(config.inputSchema, 'input', `tool ${name} inputSchema`);
+  const output =
+    config.outputSchema === undefined
+      ? undefined
+      : compileSchema(config.outputSchema, 'output', `tool ${name} outputSchema`);
   const wire: Record<string, unknown> = { name, inputSchema: input?.jsonSchema ?? EMPTY_OBJECT_SCHEMA };
   if (config.title !== undefined) wire.title = config.title;
   if (config.description !== undefined) wire.description = config.description;
   if (output) wire.outputSchema = output.jsonSchema;
   if (config.annotations !== undefined) wire.annotations = config.annotations;
   if (config.icons !== undefined) wire.icons = config.icons;
-  if (config.taskSupport !== undefined && config.taskSupport !== 'forbidden') wire.execution = { taskSupport: config.taskSupport };
+  if (config.taskSupport !== undefined && config.taskSupport !== 'forbidden')
+    wire.execution = { taskSupport: config.taskSupport };
   if (config._meta !== undefined) wire._meta = config._meta;
   const headerParams: { argument: string; header: string }[] = [];
   const props = (input?.jsonSchema.properties ?? {}) as Record<string, Record<string, unknown>>;
@@ -80,7 +106,8 @@ export function buildTool(name: string, config: ToolConfig<SchemaInput | undefin
     const header = schema?.['x-mcp-header'];
     if (header === undefined) continue;
     const option = `tool ${name} inputSchema.properties.${argument}["x-mcp-header"]`;
-    if (typeof header !== 'string' || !HEADER_TOKEN_RE.test(header)) throw new InvalidOptionError(option, 'must be a non-empty HTTP token');
+    if (typeof header !== 'string' || !HEADER_TOKEN_RE.test(header))
+      throw new InvalidOptionError(option, 'must be a non-empty HTTP token');
     if (!['string', 'integer', 'boolean'].includes(schema.type as string)) {
       throw new InvalidOptionError(option, 'may only annotate string, integer or boolean properties');
     }
@@ -115,7 +142,10 @@ export async function toToolResult(tool: RegisteredTool, value: ToolReturn): Pro
       return errorResult(`Tool ${tool.name} declared an outputSchema but returned no structuredContent`);
     }
     const checked = await tool.output.validate(result.structuredContent);
-    if (!checked.ok) return errorResult(`Tool ${tool.name} returned structuredContent that does not match its outputSchema: ${checked.message}`);
+    if (!checked.ok)
+      return errorResult(
+        `Tool ${tool.name} returned structuredContent that does not match its outputSchema: ${checked.message}`,
+      );
   }
   return result;
 }
@@ -148,7 +178,11 @@ export interface RegisteredResource {
   readonly read: (uri: string, ctx: HandlerContext) => ResourceReturn | Promise<ResourceReturn>;
 }
 
-export type TemplateCompleter = (value: string, context: Record<string, string>, ctx: HandlerContext) => string[] | Promise<string[]>;
+export type TemplateCompleter = (
+  value: string,
+  context: Record<string, string>,
+  ctx: HandlerContext,
+) => string[] | Promise<string[]>;
 
 export interface RegisteredTemplate {
   readonly template: UriTemplate;
@@ -157,8 +191,14 @@ export interface RegisteredTemplate {
   readonly scopes: readonly string[] | undefined;
   readonly complete: Record<string, TemplateCompleter> | undefined;
   /** Lists concrete resources of this template for resources/list, if the user supplies it. */
-  readonly list: ((ctx: HandlerContext) => Array<Record<string, unknown>> | Promise<Array<Record<string, unknown>>>) | undefined;
-  readonly read: (uri: string, variables: Record<string, string | string[]>, ctx: HandlerContext) => ResourceReturn | Promise<ResourceReturn>;
+  readonly list:
+    | ((ctx: HandlerContext) => Array<Record<string, unknown>> | Promise<Array<Record<string, unknown>>>)
+    | undefined;
+  readonly read: (
+    uri: string,
+    variables: Record<string, string | string[]>,
+    ctx: HandlerContext,
+  ) => ResourceReturn | Promise<ResourceReturn>;
 }
 
 function describe(wire: Record<string, unknown>, config: ResourceConfig): void {
@@ -170,11 +210,24 @@ function describe(wire: Record<string, unknown>, config: ResourceConfig): void {
   if (config._meta !== undefined) wire._meta = config._meta;
 }
 
-export function buildResource(uri: string, config: ResourceConfig, read: RegisteredResource['read']): RegisteredResource {
-  if (typeof uri !== 'string' || uri.length === 0 || uri.length > 2048 || !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(uri)) {
-    throw new InvalidOptionError('resource uri', `"${String(uri)}" must be an absolute URI of at most 2048 characters`);
+export function buildResource(
+  uri: string,
+  config: ResourceConfig,
+  read: RegisteredResource['read'],
+): RegisteredResource {
+  if (
+    typeof uri !== 'string' ||
+    uri.length === 0 ||
+    uri.length > 2048 ||
+    !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(uri)
+  ) {
+    throw new InvalidOptionError(
+      'resource uri',
+      `"${String(uri)}" must be an absolute URI of at most 2048 characters`,
+    );
   }
-  if (typeof read !== 'function') throw new InvalidOptionError(`resource ${uri} handler`, 'must be a function');
+  if (typeof read !== 'function')
+    throw new InvalidOptionError(`resource ${uri} handler`, 'must be a function');
   const wire: Record<string, unknown> = { uri, name: config.name ?? uri };
   describe(wire, config);
   if (config.size !== undefined) wire.size = config.size;
@@ -186,22 +239,40 @@ export interface TemplateConfig extends ResourceConfig {
   list?: RegisteredTemplate['list'];
 }
 
-export function buildTemplate(uriTemplate: string, config: TemplateConfig, read: RegisteredTemplate['read']): RegisteredTemplate {
+export function buildTemplate(
+  uriTemplate: string,
+  config: TemplateConfig,
+  read: RegisteredTemplate['read'],
+): RegisteredTemplate {
   let template: UriTemplate;
   try {
     template = new UriTemplate(uriTemplate);
   } catch (err) {
     throw new InvalidOptionError('resource template', (err as Error).message);
   }
-  if (typeof read !== 'function') throw new InvalidOptionError(`resource template ${uriTemplate} handler`, 'must be a function');
+  if (typeof read !== 'function')
+    throw new InvalidOptionError(`resource template ${uriTemplate} handler`, 'must be a function');
   const wire: Record<string, unknown> = { uriTemplate, name: config.name ?? uriTemplate };
   describe(wire, config);
-  return { template, wire, mimeType: config.mimeType, scopes: config.scopes, complete: config.complete, list: config.list, read };
+  return {
+    template,
+    wire,
+    mimeType: config.mimeType,
+    scopes: config.scopes,
+    complete: config.complete,
+    list: config.list,
+    read,
+  };
 }
 
-export function toReadResult(uri: string, mimeType: string | undefined, value: ResourceReturn): ReadResourceResult {
+export function toReadResult(
+  uri: string,
+  mimeType: string | undefined,
+  value: ResourceReturn,
+): ReadResourceResult {
   if (typeof value === 'string') {
-    const text: ResourceContents = mimeType === undefined ? { uri, text: value } : { uri, mimeType, text: value };
+    const text: ResourceContents =
+      mimeType === undefined ? { uri, text: value } : { uri, mimeType, text: value };
     return { contents: [text] };
   }
   if (Array.isArray(value)) return { contents: value };
@@ -239,12 +310,22 @@ export type PromptHandler<S> = (
   ctx: HandlerContext,
 ) => PromptReturn | Promise<PromptReturn>;
 
-export function buildPrompt(name: string, config: PromptConfig<SchemaInput | undefined>, get: RegisteredPrompt['get']): RegisteredPrompt {
+export function buildPrompt(
+  name: string,
+  config: PromptConfig<SchemaInput | undefined>,
+  get: RegisteredPrompt['get'],
+): RegisteredPrompt {
   if (typeof name !== 'string' || !NAME_RE.test(name)) {
-    throw new InvalidOptionError('prompt name', `"${String(name)}" must be 1-128 characters of A-Z a-z 0-9 _ - .`);
+    throw new InvalidOptionError(
+      'prompt name',
+      `"${String(name)}" must be 1-128 characters of A-Z a-z 0-9 _ - .`,
+    );
   }
   if (typeof get !== 'function') throw new InvalidOptionError(`prompt ${name} handler`, 'must be a function');
-  const args = config.argsSchema === undefined ? undefined : compileSchema(config.argsSchema, 'input', `prompt ${name} argsSchema`);
+  const args =
+    config.argsSchema === undefined
+      ? undefined
+      : compileSchema(config.argsSchema, 'input', `prompt ${name} argsSchema`);
   let descriptors = config.arguments;
   if (!descriptors && args) {
     const props = (args.jsonSchema.properties ?? {}) as Record<string, { description?: string }>;
@@ -261,7 +342,8 @@ export function buildPrompt(name: string, config: PromptConfig<SchemaInput | und
   if (descriptors) wire.arguments = descriptors;
   if (config.icons !== undefined) wire.icons = config.icons;
   if (config._meta !== undefined) wire._meta = config._meta;
-  if (isStandardSchema(config.argsSchema) && !args) throw new InvalidOptionError(`prompt ${name} argsSchema`, 'could not compile');
+  if (isStandardSchema(config.argsSchema) && !args)
+    throw new InvalidOptionError(`prompt ${name} argsSchema`, 'could not compile');
   return {
     name,
     wire,
@@ -275,7 +357,8 @@ export function buildPrompt(name: string, config: PromptConfig<SchemaInput | und
 
 export function toPromptResult(value: PromptReturn, description: string | undefined): GetPromptResult {
   let result: GetPromptResult;
-  if (typeof value === 'string') result = { messages: [{ role: 'user', content: { type: 'text', text: value } }] };
+  if (typeof value === 'string')
+    result = { messages: [{ role: 'user', content: { type: 'text', text: value } }] };
   else if (Array.isArray(value)) result = { messages: value };
   else return value;
   if (description !== undefined) result.description = description;
@@ -288,7 +371,8 @@ export function checkPromptArgs(prompt: RegisteredPrompt, args: unknown): Record
   }
   const values = (args ?? {}) as Record<string, unknown>;
   for (const name of prompt.required) {
-    if (values[name] === undefined) throw new InvalidParamsError(`Missing required argument "${name}" for prompt ${prompt.name}`);
+    if (values[name] === undefined)
+      throw new InvalidParamsError(`Missing required argument "${name}" for prompt ${prompt.name}`);
   }
   return values;
 }

@@ -36,14 +36,18 @@ export class RequestStateCodec {
 
   constructor(options: RequestStateCodecOptions = {}) {
     if (options.secret !== undefined) {
-      const key = typeof options.secret === 'string' ? Buffer.from(options.secret, 'utf8') : Buffer.from(options.secret);
+      const key =
+        typeof options.secret === 'string'
+          ? Buffer.from(options.secret, 'utf8')
+          : Buffer.from(options.secret);
       if (key.length < 32) throw new InvalidOptionError('requestStateSecret', 'must be at least 32 bytes');
       this.key = key;
     } else {
       this.key = randomBytes(32);
     }
     const ttl = options.ttlMs ?? 600_000;
-    if (!Number.isFinite(ttl) || ttl <= 0) throw new InvalidOptionError('requestStateTtlMs', 'must be a positive number');
+    if (!Number.isFinite(ttl) || ttl <= 0)
+      throw new InvalidOptionError('requestStateTtlMs', 'must be a positive number');
     this.ttlMs = ttl;
   }
 
@@ -55,20 +59,25 @@ export class RequestStateCodec {
   }
 
   encode(payload: Omit<RequestStatePayload, 'e'>): string {
-    const body = Buffer.from(JSON.stringify({ ...payload, e: Date.now() + this.ttlMs }), 'utf8').toString('base64url');
+    const body = Buffer.from(JSON.stringify({ ...payload, e: Date.now() + this.ttlMs }), 'utf8').toString(
+      'base64url',
+    );
     return `${body}.${this.sign(body)}`;
   }
 
   /** Verifies and decodes; any problem is -32602 with a reason a client developer can act on. */
   decode(token: unknown, expect: { t: string; a: string; p?: string | undefined }): RequestStatePayload {
-    if (typeof token !== 'string' || token.length > 1_000_000) throw new InvalidParamsError('Invalid requestState');
+    if (typeof token !== 'string' || token.length > 1_000_000)
+      throw new InvalidParamsError('Invalid requestState');
     const dot = token.indexOf('.');
     if (dot <= 0) throw new InvalidParamsError('Invalid requestState: malformed');
     const body = token.slice(0, dot);
     const given = Buffer.from(token.slice(dot + 1), 'base64url');
     const wanted = Buffer.from(this.sign(body), 'base64url');
     if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
-      throw new InvalidParamsError('Invalid requestState: signature mismatch (tampered or from another server)');
+      throw new InvalidParamsError(
+        'Invalid requestState: signature mismatch (tampered or from another server)',
+      );
     }
     let payload: RequestStatePayload;
     try {
@@ -76,12 +85,15 @@ export class RequestStateCodec {
     } catch {
       throw new InvalidParamsError('Invalid requestState: malformed');
     }
-    if (typeof payload.e !== 'number' || payload.e < Date.now()) throw new InvalidParamsError('Invalid requestState: expired');
+    if (typeof payload.e !== 'number' || payload.e < Date.now())
+      throw new InvalidParamsError('Invalid requestState: expired');
     if (payload.t !== expect.t || payload.a !== expect.a) {
       throw new InvalidParamsError('Invalid requestState: issued for a different request');
     }
-    if (payload.p !== expect.p) throw new InvalidParamsError('Invalid requestState: issued to a different principal');
-    if (typeof payload.r !== 'object' || payload.r === null) throw new InvalidParamsError('Invalid requestState: malformed');
+    if (payload.p !== expect.p)
+      throw new InvalidParamsError('Invalid requestState: issued to a different principal');
+    if (typeof payload.r !== 'object' || payload.r === null)
+      throw new InvalidParamsError('Invalid requestState: malformed');
     return payload;
   }
 

@@ -6,7 +6,10 @@ export interface StandardSchemaV1<Input = unknown, Output = Input> {
   readonly '~standard': {
     readonly version: 1;
     readonly vendor: string;
-    readonly validate: (value: unknown, options?: never) => StandardResult<Output> | Promise<StandardResult<Output>>;
+    readonly validate: (
+      value: unknown,
+      options?: never,
+    ) => StandardResult<Output> | Promise<StandardResult<Output>>;
     readonly types?: { readonly input: Input; readonly output: Output } | undefined;
   };
 }
@@ -19,7 +22,9 @@ type StandardIssue = {
   readonly message: string;
   readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
 };
-type StandardResult<T> = { readonly value: T; readonly issues?: undefined } | { readonly issues: ReadonlyArray<StandardIssue> };
+type StandardResult<T> =
+  | { readonly value: T; readonly issues?: undefined }
+  | { readonly issues: ReadonlyArray<StandardIssue> };
 
 export type JsonSchema = Record<string, unknown>;
 export type SchemaInput = StandardSchemaV1 | JsonSchema;
@@ -57,7 +62,9 @@ function formatIssues(issues: ReadonlyArray<StandardIssue>): string {
 }
 
 function fromStandardResult(result: StandardResult<unknown>): Validation {
-  return result.issues ? { ok: false, message: formatIssues(result.issues) } : { ok: true, value: result.value };
+  return result.issues
+    ? { ok: false, message: formatIssues(result.issues) }
+    : { ok: true, value: result.value };
 }
 
 /**
@@ -65,7 +72,11 @@ function fromStandardResult(result: StandardResult<unknown>): Validation {
  * Standard Schemas must implement Standard JSON Schema (zod >= 4.2 does), so mcpkit never
  * imports a schema library itself.
  */
-export function compileSchema(schema: SchemaInput, direction: 'input' | 'output', option: string): CompiledSchema {
+export function compileSchema(
+  schema: SchemaInput,
+  direction: 'input' | 'output',
+  option: string,
+): CompiledSchema {
   if (isStandardSchema(schema)) {
     const std = schema['~standard'];
     const converter = (std as { jsonSchema?: StandardJsonSchemaConverter }).jsonSchema;
@@ -77,7 +88,10 @@ export function compileSchema(schema: SchemaInput, direction: 'input' | 'output'
     }
     const jsonSchema = { ...converter[direction]({ target: 'draft-2020-12' }) };
     if (jsonSchema.type !== 'object') {
-      throw new InvalidOptionError(option, `must describe an object (got JSON Schema type ${JSON.stringify(jsonSchema.type)})`);
+      throw new InvalidOptionError(
+        option,
+        `must describe an object (got JSON Schema type ${JSON.stringify(jsonSchema.type)})`,
+      );
     }
     return {
       jsonSchema,
@@ -90,7 +104,8 @@ export function compileSchema(schema: SchemaInput, direction: 'input' | 'output'
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
     throw new InvalidOptionError(option, 'must be a JSON Schema object or a Standard Schema');
   }
-  if (schema.type !== 'object') throw new InvalidOptionError(option, 'must be a JSON Schema with type "object"');
+  if (schema.type !== 'object')
+    throw new InvalidOptionError(option, 'must be a JSON Schema with type "object"');
   let check: ReturnType<Ajv2020['compile']>;
   try {
     check = getAjv().compile(schema);
@@ -110,4 +125,7 @@ export function compileSchema(schema: SchemaInput, direction: 'input' | 'output'
   };
 }
 
-export const EMPTY_OBJECT_SCHEMA: JsonSchema = Object.freeze({ type: 'object', properties: {} }) as JsonSchema;
+export const EMPTY_OBJECT_SCHEMA: JsonSchema = Object.freeze({
+  type: 'object',
+  properties: {},
+}) as JsonSchema;

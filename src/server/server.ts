@@ -9,9 +9,20 @@ import {
 } from '../protocol/errors.js';
 import type { JsonRpcNotification, JsonRpcRequest } from '../protocol/jsonrpc.js';
 import { META, getMeta } from '../protocol/meta.js';
-import type { ClientCapabilities, Icon, Implementation, LoggingLevel, ServerCapabilities } from '../protocol/types.js';
+import type {
+  ClientCapabilities,
+  Icon,
+  Implementation,
+  LoggingLevel,
+  ServerCapabilities,
+} from '../protocol/types.js';
 import { LOGGING_LEVELS } from '../protocol/types.js';
-import { LATEST_PROTOCOL_VERSION, LEGACY_PROTOCOL_VERSIONS, SUPPORTED_PROTOCOL_VERSIONS, negotiateLegacyVersion } from '../protocol/versions.js';
+import {
+  LATEST_PROTOCOL_VERSION,
+  LEGACY_PROTOCOL_VERSIONS,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  negotiateLegacyVersion,
+} from '../protocol/versions.js';
 import type { Transport } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
@@ -19,7 +30,12 @@ import { type ConnectOptions, ServerConnection } from './connection.js';
 import { Call, type Exchange, type LegacySession } from './context.js';
 import { registerFeatureMethods } from './features.js';
 import { type Middleware, type Result, compose } from './middleware.js';
-import { type ChangeEvent, MemoryNotificationBus, NOTIFICATION_METHOD, type NotificationBus } from './notifications.js';
+import {
+  type ChangeEvent,
+  MemoryNotificationBus,
+  NOTIFICATION_METHOD,
+  type NotificationBus,
+} from './notifications.js';
 import {
   type PromptConfig,
   type PromptHandler,
@@ -37,8 +53,8 @@ import {
   buildTool,
 } from './registry.js';
 import { RequestStateCodec } from './request-state.js';
-import { TaskManager, type TasksOptions } from './tasks.js';
 import type { SchemaInput } from './schema.js';
+import { TaskManager, type TasksOptions } from './tasks.js';
 
 export interface McpServerOptions {
   name: string;
@@ -69,8 +85,21 @@ export interface McpServerOptions {
 export type MethodHandler = (call: Call) => Promise<Result>;
 
 /** Methods whose 2026-07-28 results are cacheable and carry `ttlMs`/`cacheScope`. */
-const CACHEABLE = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read', 'server/discover']);
-const LEGACY_ONLY = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
+const CACHEABLE = new Set([
+  'tools/list',
+  'prompts/list',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'server/discover',
+]);
+const LEGACY_ONLY = new Set([
+  'initialize',
+  'ping',
+  'logging/setLevel',
+  'resources/subscribe',
+  'resources/unsubscribe',
+]);
 const MODERN_ONLY = new Set(['subscriptions/listen']);
 
 export class McpServer {
@@ -100,21 +129,27 @@ export class McpServer {
   version = 0;
 
   constructor(options: McpServerOptions) {
-    if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'must be an object');
-    if (typeof options.name !== 'string' || options.name.length === 0) throw new InvalidOptionError('name', 'must be a non-empty string');
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidOptionError('options', 'must be an object');
+    if (typeof options.name !== 'string' || options.name.length === 0)
+      throw new InvalidOptionError('name', 'must be a non-empty string');
     if (typeof options.version !== 'string' || options.version.length === 0) {
       throw new InvalidOptionError('version', 'must be a non-empty string');
     }
     const pageSize = options.pageSize ?? 100;
-    if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > 10_000) throw new InvalidOptionError('pageSize', 'must be an integer in 1..10000');
+    if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > 10_000)
+      throw new InvalidOptionError('pageSize', 'must be an integer in 1..10000');
     const legacy = options.legacyVersions ?? LEGACY_PROTOCOL_VERSIONS;
     for (const v of legacy) {
-      if (!LEGACY_PROTOCOL_VERSIONS.includes(v as never)) throw new InvalidOptionError('legacyVersions', `unknown legacy version ${v}`);
+      if (!LEGACY_PROTOCOL_VERSIONS.includes(v as never))
+        throw new InvalidOptionError('legacyVersions', `unknown legacy version ${v}`);
     }
     const ttl = options.cache?.ttlMs ?? 0;
-    if (!Number.isSafeInteger(ttl) || ttl < 0) throw new InvalidOptionError('cache.ttlMs', 'must be a non-negative integer');
+    if (!Number.isSafeInteger(ttl) || ttl < 0)
+      throw new InvalidOptionError('cache.ttlMs', 'must be a non-negative integer');
     const scope = options.cache?.scope ?? 'public';
-    if (scope !== 'public' && scope !== 'private') throw new InvalidOptionError('cache.scope', 'must be "public" or "private"');
+    if (scope !== 'public' && scope !== 'private')
+      throw new InvalidOptionError('cache.scope', 'must be "public" or "private"');
     const info: Implementation = { name: options.name, version: options.version };
     if (options.title !== undefined) info.title = options.title;
     if (options.description !== undefined) info.description = options.description;
@@ -124,7 +159,10 @@ export class McpServer {
     this.instructions = options.instructions;
     this.logger = options.logger ?? silentLogger;
     this.pageSize = pageSize;
-    this.stateCodec = new RequestStateCodec({ secret: options.requestStateSecret, ttlMs: options.requestStateTtlMs });
+    this.stateCodec = new RequestStateCodec({
+      secret: options.requestStateSecret,
+      ttlMs: options.requestStateTtlMs,
+    });
     this.bus = options.bus ?? new MemoryNotificationBus();
     this.legacyVersions = legacy;
     this.cacheTtlMs = ttl;
@@ -132,16 +170,28 @@ export class McpServer {
     this.exposeInternalErrors = options.exposeInternalErrors ?? false;
     this.registerCoreMethods();
     registerFeatureMethods(this);
-    this.tasks = options.tasks ? new TaskManager(this, options.tasks === true ? {} : options.tasks) : undefined;
+    this.tasks = options.tasks
+      ? new TaskManager(this, options.tasks === true ? {} : options.tasks)
+      : undefined;
   }
 
   // ------------------------------------------------------------ registration
 
-  tool<S extends SchemaInput | undefined = undefined>(name: string, config: ToolConfig<S>, handler: ToolHandler<S>): { remove(): void };
+  tool<S extends SchemaInput | undefined = undefined>(
+    name: string,
+    config: ToolConfig<S>,
+    handler: ToolHandler<S>,
+  ): { remove(): void };
   tool(name: string, handler: ToolHandler<undefined>): { remove(): void };
-  tool(name: string, configOrHandler: ToolConfig<SchemaInput | undefined> | ToolHandler<undefined>, maybeHandler?: unknown) {
+  tool(
+    name: string,
+    configOrHandler: ToolConfig<SchemaInput | undefined> | ToolHandler<undefined>,
+    maybeHandler?: unknown,
+  ) {
     const config = typeof configOrHandler === 'function' ? {} : configOrHandler;
-    const handler = (typeof configOrHandler === 'function' ? configOrHandler : maybeHandler) as RegisteredTool['handler'];
+    const handler = (
+      typeof configOrHandler === 'function' ? configOrHandler : maybeHandler
+    ) as RegisteredTool['handler'];
     if (this.tools.has(name)) throw new InvalidOptionError('tool name', `"${name}" is already registered`);
     const tool = buildTool(name, config, handler);
     this.tools.set(name, tool);
@@ -154,18 +204,24 @@ export class McpServer {
   }
 
   resource(uri: string, config: ResourceConfig, read: RegisteredResource['read']): { remove(): void } {
-    if (this.resources.has(uri)) throw new InvalidOptionError('resource uri', `"${uri}" is already registered`);
+    if (this.resources.has(uri))
+      throw new InvalidOptionError('resource uri', `"${uri}" is already registered`);
     const resource = buildResource(uri, config, read);
     this.resources.set(uri, resource);
     this.changed('resources/list_changed');
     return {
       remove: () => {
-        if (this.resources.get(uri) === resource && this.resources.delete(uri)) this.changed('resources/list_changed');
+        if (this.resources.get(uri) === resource && this.resources.delete(uri))
+          this.changed('resources/list_changed');
       },
     };
   }
 
-  resourceTemplate(uriTemplate: string, config: TemplateConfig, read: RegisteredTemplate['read']): { remove(): void } {
+  resourceTemplate(
+    uriTemplate: string,
+    config: TemplateConfig,
+    read: RegisteredTemplate['read'],
+  ): { remove(): void } {
     if (this.templates.some((t) => t.template.template === uriTemplate)) {
       throw new InvalidOptionError('resource template', `"${uriTemplate}" is already registered`);
     }
@@ -183,21 +239,32 @@ export class McpServer {
     };
   }
 
-  prompt<S extends SchemaInput | undefined = undefined>(name: string, config: PromptConfig<S>, get: PromptHandler<S>): { remove(): void } {
-    if (this.prompts.has(name)) throw new InvalidOptionError('prompt name', `"${name}" is already registered`);
-    const prompt = buildPrompt(name, config as PromptConfig<SchemaInput | undefined>, get as RegisteredPrompt['get']);
+  prompt<S extends SchemaInput | undefined = undefined>(
+    name: string,
+    config: PromptConfig<S>,
+    get: PromptHandler<S>,
+  ): { remove(): void } {
+    if (this.prompts.has(name))
+      throw new InvalidOptionError('prompt name', `"${name}" is already registered`);
+    const prompt = buildPrompt(
+      name,
+      config as PromptConfig<SchemaInput | undefined>,
+      get as RegisteredPrompt['get'],
+    );
     this.prompts.set(name, prompt);
     this.changed('prompts/list_changed');
     return {
       remove: () => {
-        if (this.prompts.get(name) === prompt && this.prompts.delete(name)) this.changed('prompts/list_changed');
+        if (this.prompts.get(name) === prompt && this.prompts.delete(name))
+          this.changed('prompts/list_changed');
       },
     };
   }
 
   /** Adds a middleware around every request, in both eras and on every transport. */
   use(middleware: Middleware): this {
-    if (typeof middleware !== 'function') throw new InvalidOptionError('middleware', 'must be a function (ctx, next) => Promise<result>');
+    if (typeof middleware !== 'function')
+      throw new InvalidOptionError('middleware', 'must be a function (ctx, next) => Promise<result>');
     this.middleware.push(middleware);
     this.pipeline = undefined;
     return this;
@@ -231,7 +298,8 @@ export class McpServer {
   capabilities(): ServerCapabilities {
     const caps: ServerCapabilities = { logging: {}, completions: {} };
     if (this.tools.size > 0 || this.methods.has('tools/call')) caps.tools = { listChanged: true };
-    if (this.resources.size > 0 || this.templates.length > 0) caps.resources = { subscribe: true, listChanged: true };
+    if (this.resources.size > 0 || this.templates.length > 0)
+      caps.resources = { subscribe: true, listChanged: true };
     if (this.prompts.size > 0) caps.prompts = { listChanged: true };
     for (const hook of this.capabilityHooks) hook(caps);
     return caps;
@@ -253,25 +321,55 @@ export class McpServer {
     let call: Call;
     if (session?.protocolVersion !== undefined) {
       if (MODERN_ONLY.has(method)) return Promise.reject(new MethodNotFoundError(method));
-      call = new Call(request.id, method, params, 'legacy', session.protocolVersion, session.clientInfo, exchange, this.logger);
-    } else if ((method === 'initialize' || method === 'ping') && getMeta(params)?.[META.protocolVersion] === undefined) {
-      call = new Call(request.id, method, params, 'legacy', LATEST_PROTOCOL_VERSION, undefined, exchange, this.logger);
+      call = new Call(
+        request.id,
+        method,
+        params,
+        'legacy',
+        session.protocolVersion,
+        session.clientInfo,
+        exchange,
+        this.logger,
+      );
+    } else if (
+      (method === 'initialize' || method === 'ping') &&
+      getMeta(params)?.[META.protocolVersion] === undefined
+    ) {
+      call = new Call(
+        request.id,
+        method,
+        params,
+        'legacy',
+        LATEST_PROTOCOL_VERSION,
+        undefined,
+        exchange,
+        this.logger,
+      );
     } else {
       const meta = getMeta(params);
       const version = meta?.[META.protocolVersion];
       if (version === undefined) {
         if (session) {
-          return Promise.reject(new InvalidRequestError('Session not initialized: send initialize first, or use protocol 2026-07-28 with _meta'));
+          return Promise.reject(
+            new InvalidRequestError(
+              'Session not initialized: send initialize first, or use protocol 2026-07-28 with _meta',
+            ),
+          );
         }
         return Promise.reject(
-          new InvalidParamsError(`Missing _meta["${META.protocolVersion}"]: send it (protocol 2026-07-28) or start a session with initialize`),
+          new InvalidParamsError(
+            `Missing _meta["${META.protocolVersion}"]: send it (protocol 2026-07-28) or start a session with initialize`,
+          ),
         );
       }
-      if (version !== LATEST_PROTOCOL_VERSION) return Promise.reject(new UnsupportedProtocolVersionError([LATEST_PROTOCOL_VERSION], version));
+      if (version !== LATEST_PROTOCOL_VERSION)
+        return Promise.reject(new UnsupportedProtocolVersionError([LATEST_PROTOCOL_VERSION], version));
       if (LEGACY_ONLY.has(method)) return Promise.reject(new MethodNotFoundError(method));
       const caps = meta?.[META.clientCapabilities];
       if (typeof caps !== 'object' || caps === null || Array.isArray(caps)) {
-        return Promise.reject(new InvalidParamsError(`Missing or invalid _meta["${META.clientCapabilities}"]`));
+        return Promise.reject(
+          new InvalidParamsError(`Missing or invalid _meta["${META.clientCapabilities}"]`),
+        );
       }
       const info = meta?.[META.clientInfo];
       call = new Call(
@@ -336,7 +434,8 @@ export class McpServer {
     return this.bus.subscribe((event: ChangeEvent) => {
       if (session.protocolVersion === undefined) return;
       if (event.type === 'resources/updated') {
-        if (session.subscriptions.has(event.uri)) session.notify(NOTIFICATION_METHOD[event.type], { uri: event.uri });
+        if (session.subscriptions.has(event.uri))
+          session.notify(NOTIFICATION_METHOD[event.type], { uri: event.uri });
       } else {
         session.notify(NOTIFICATION_METHOD[event.type], {});
       }
@@ -384,10 +483,15 @@ export class McpServer {
       const version = negotiateLegacyVersion(params.protocolVersion, this.legacyVersions);
       session.protocolVersion = version;
       const caps = params.capabilities;
-      session.clientCapabilities = typeof caps === 'object' && caps !== null ? (caps as ClientCapabilities) : {};
+      session.clientCapabilities =
+        typeof caps === 'object' && caps !== null ? (caps as ClientCapabilities) : {};
       const info = params.clientInfo;
       if (typeof info === 'object' && info !== null) session.clientInfo = info as Implementation;
-      const result: Result = { protocolVersion: version, capabilities: this.capabilities(), serverInfo: this.info };
+      const result: Result = {
+        protocolVersion: version,
+        capabilities: this.capabilities(),
+        serverInfo: this.info,
+      };
       if (this.instructions !== undefined) result.instructions = this.instructions;
       return result;
     });

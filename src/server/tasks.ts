@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, InvalidOptionError, InvalidParamsError, McpError, MissingClientCapabilityError } from '../protocol/errors.js';
+import {
+  ErrorCode,
+  InvalidOptionError,
+  InvalidParamsError,
+  McpError,
+  MissingClientCapabilityError,
+} from '../protocol/errors.js';
 import { TASKS_EXTENSION } from '../protocol/meta.js';
 import { Call, type Exchange, type InputRequestSpec } from './context.js';
 import type { Result } from './middleware.js';
@@ -63,19 +69,27 @@ export class TaskManager {
     this.ttlMs = options.ttlMs ?? 300_000;
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
     this.maxTasks = options.maxTasks ?? 10_000;
-    if (!Number.isSafeInteger(this.ttlMs) || this.ttlMs <= 0) throw new InvalidOptionError('tasks.ttlMs', 'must be a positive integer');
-    if (!Number.isSafeInteger(this.pollIntervalMs) || this.pollIntervalMs <= 0) throw new InvalidOptionError('tasks.pollIntervalMs', 'must be a positive integer');
-    if (!Number.isSafeInteger(this.maxTasks) || this.maxTasks <= 0) throw new InvalidOptionError('tasks.maxTasks', 'must be a positive integer');
+    if (!Number.isSafeInteger(this.ttlMs) || this.ttlMs <= 0)
+      throw new InvalidOptionError('tasks.ttlMs', 'must be a positive integer');
+    if (!Number.isSafeInteger(this.pollIntervalMs) || this.pollIntervalMs <= 0)
+      throw new InvalidOptionError('tasks.pollIntervalMs', 'must be a positive integer');
+    if (!Number.isSafeInteger(this.maxTasks) || this.maxTasks <= 0)
+      throw new InvalidOptionError('tasks.maxTasks', 'must be a positive integer');
     server.capabilityHooks.push((caps) => {
-      caps.extensions = { ...(caps.extensions as Record<string, unknown> | undefined), [TASKS_EXTENSION]: {} };
+      caps.extensions = {
+        ...(caps.extensions as Record<string, unknown> | undefined),
+        [TASKS_EXTENSION]: {},
+      };
     });
     const gate = (call: Call) => {
-      if (!this.declared(call)) throw new MissingClientCapabilityError({ extensions: { [TASKS_EXTENSION]: {} } });
+      if (!this.declared(call))
+        throw new MissingClientCapabilityError({ extensions: { [TASKS_EXTENSION]: {} } });
       const taskId = call.params.taskId;
       if (typeof taskId !== 'string') throw new InvalidParamsError('taskId must be a string');
       call.target = taskId;
       const task = this.tasks.get(taskId);
-      if (!task || task.expires < Date.now() || task.record.owner !== call.auth?.subject) throw new InvalidParamsError(`Unknown task: ${taskId}`);
+      if (!task || task.expires < Date.now() || task.record.owner !== call.auth?.subject)
+        throw new InvalidParamsError(`Unknown task: ${taskId}`);
       return task;
     };
     server.method('tasks/get', async (call) => ({ ...gate(call).record, owner: undefined }));
@@ -90,7 +104,8 @@ export class TaskManager {
           if (task.record.inputRequests) delete task.record.inputRequests[key];
           resolve(answer as Record<string, unknown>);
         }
-        if (task.waiting.size === 0 && task.record.status === 'input_required') this.patch(task, { status: 'working' });
+        if (task.waiting.size === 0 && task.record.status === 'input_required')
+          this.patch(task, { status: 'working' });
       }
       return {};
     });
@@ -116,7 +131,8 @@ export class TaskManager {
   /** Starts `run` as a task detached from the request, and returns the CreateTaskResult. */
   start(call: Call, run: (taskCall: Call) => Promise<Result>): Result {
     this.sweep();
-    if (this.tasks.size >= this.maxTasks) throw new McpError(ErrorCode.InternalError, 'Too many tasks in progress; retry later');
+    if (this.tasks.size >= this.maxTasks)
+      throw new McpError(ErrorCode.InternalError, 'Too many tasks in progress; retry later');
     const now = new Date().toISOString();
     const record: TaskRecord = {
       taskId: randomUUID(),
@@ -138,7 +154,16 @@ export class TaskManager {
       session: undefined,
       notify: async () => {},
     };
-    const taskCall = new Call(call.requestId, call.method, call.params, call.era, call.protocolVersion, call.clientInfo, exchange, call.logger);
+    const taskCall = new Call(
+      call.requestId,
+      call.method,
+      call.params,
+      call.era,
+      call.protocolVersion,
+      call.clientInfo,
+      exchange,
+      call.logger,
+    );
     taskCall.target = call.target;
     taskCall.clientCapabilities = call.clientCapabilities;
     taskCall.answers = call.answers;
@@ -151,7 +176,10 @@ export class TaskManager {
         },
         (err: unknown) => {
           if (TERMINAL.has(task.record.status)) return;
-          const wire = err instanceof McpError ? err : new McpError(ErrorCode.InternalError, err instanceof Error ? err.message : String(err));
+          const wire =
+            err instanceof McpError
+              ? err
+              : new McpError(ErrorCode.InternalError, err instanceof Error ? err.message : String(err));
           const error: TaskRecord['error'] = { code: wire.code, message: wire.message };
           if (wire.data !== undefined) error.data = wire.data;
           this.patch(task, { status: 'failed', error });
@@ -162,7 +190,10 @@ export class TaskManager {
     return { ...visible, resultType: 'task' };
   }
 
-  private waitForInputs(task: LiveTask, requests: Record<string, InputRequestSpec>): Promise<Record<string, Record<string, unknown>>> {
+  private waitForInputs(
+    task: LiveTask,
+    requests: Record<string, InputRequestSpec>,
+  ): Promise<Record<string, Record<string, unknown>>> {
     const keys = Object.keys(requests);
     const inputRequests = { ...task.record.inputRequests };
     const answers: Record<string, Record<string, unknown>> = {};
@@ -173,12 +204,15 @@ export class TaskManager {
             answers[key] = answer;
             resolve();
           });
-          task.controller.signal.addEventListener('abort', () => reject(task.controller.signal.reason), { once: true });
+          task.controller.signal.addEventListener('abort', () => reject(task.controller.signal.reason), {
+            once: true,
+          });
         }),
     );
     for (const key of keys) {
       const spec = requests[key] as InputRequestSpec;
-      inputRequests[key] = spec.params === undefined ? { method: spec.method } : { method: spec.method, params: spec.params };
+      inputRequests[key] =
+        spec.params === undefined ? { method: spec.method } : { method: spec.method, params: spec.params };
     }
     this.patch(task, { status: 'input_required', inputRequests });
     return Promise.all(pending).then(() => answers);

@@ -18,7 +18,9 @@ export class MemoryTransport implements Transport {
 
   constructor(private readonly info?: MessageInfo) {}
 
-  static pair(options: { serverInfo?: MessageInfo } = {}): [client: MemoryTransport, server: MemoryTransport] {
+  static pair(
+    options: { serverInfo?: MessageInfo } = {},
+  ): [client: MemoryTransport, server: MemoryTransport] {
     const client = new MemoryTransport();
     const server = new MemoryTransport(options.serverInfo);
     client.other = server;

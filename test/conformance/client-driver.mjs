@@ -28,7 +28,8 @@ function argsFor(tool) {
   const args = {};
   for (const name of schema.required ?? []) {
     const prop = schema.properties?.[name] ?? {};
-    args[name] = prop.type === 'number' || prop.type === 'integer' ? 1 : prop.type === 'boolean' ? false : 'test';
+    args[name] =
+      prop.type === 'number' || prop.type === 'integer' ? 1 : prop.type === 'boolean' ? false : 'test';
   }
   return args;
 }
@@ -40,7 +41,12 @@ const client = new McpClient(
     protocol: version === '2026-07-28' ? 'modern' : 'legacy',
     handlers: {
       elicitation: async (params) => ({ action: 'accept', content: fillForm(params.requestedSchema) }),
-      sampling: async () => ({ role: 'assistant', content: { type: 'text', text: 'ok' }, model: 'mcpkit-test', stopReason: 'endTurn' }),
+      sampling: async () => ({
+        role: 'assistant',
+        content: { type: 'text', text: 'ok' },
+        model: 'mcpkit-test',
+        stopReason: 'endTurn',
+      }),
       roots: async () => ({ roots: [{ uri: 'file:///tmp', name: 'tmp' }] }),
     },
   },

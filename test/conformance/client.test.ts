@@ -24,7 +24,11 @@ describe.skipIf(!existsSync(NODE22))('official conformance suite (client)', () =
   for (const version of ['0.1', '0.2'] as const) {
     for (const scenario of SCENARIOS[version]) {
       it(`${version} ${scenario}`, async () => {
-        const result = await runSuite(version, ['client', '--command', 'node test/conformance/client-driver.mjs', '--scenario', scenario], 60_000);
+        const result = await runSuite(
+          version,
+          ['client', '--command', 'node test/conformance/client-driver.mjs', '--scenario', scenario],
+          60_000,
+        );
         expect(result.output, result.output.slice(-3000)).toContain('OVERALL: PASSED');
         expect(result.exitCode).toBe(0);
       }, 70_000);

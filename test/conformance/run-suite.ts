@@ -14,7 +14,9 @@ export function freePort(): Promise<number> {
     const srv = createServer();
     srv.listen(0, '127.0.0.1', () => {
       const address = srv.address();
-      srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      srv.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -29,9 +31,17 @@ export interface SuiteResult {
 }
 
 /** Runs the conformance CLI with the Node 22 binary and parses its `Total:` line. */
-export function runSuite(version: keyof typeof SUITES, args: string[], timeoutMs = 600_000, env: Record<string, string> = {}): Promise<SuiteResult> {
+export function runSuite(
+  version: keyof typeof SUITES,
+  args: string[],
+  timeoutMs = 600_000,
+  env: Record<string, string> = {},
+): Promise<SuiteResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE22, [SUITES[version], ...args], { cwd: ROOT, env: { ...process.env, ...env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+    const child = spawn(NODE22, [SUITES[version], ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    });
     let output = '';
     child.stdout.on('data', (d: Buffer) => {
       output += d.toString();
@@ -43,6 +53,7 @@ export function runSuite(version: keyof typeof SUITES, args: string[], timeoutMs
     child.on('error', reject);
     child.on('close', (exitCode) => {
       clearTimeout(timer);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI colour escapes.
       const clean = output.replace(/\x1b\[[0-9;]*m/g, '');
       const total = /Total: (\d+) passed, (\d+) failed(?:, (\d+) warnings)?/.exec(clean);
       const failedScenarios = [...clean.matchAll(/^✗ ([^:]+):/gm)].map((m) => m[1] as string);

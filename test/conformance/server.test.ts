@@ -15,11 +15,19 @@ beforeAll(async () => {
   url = `http://127.0.0.1:${port}/mcp`;
   child = spawn(process.execPath, [`${ROOT}dist/examples/everything/main.js`], {
     cwd: ROOT,
-    env: { ...process.env, MCP_SERVER_HOST: '127.0.0.1', MCP_SERVER_PORT: String(port), MCP_LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      MCP_SERVER_HOST: '127.0.0.1',
+      MCP_SERVER_PORT: String(port),
+      MCP_LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/mcp`, { method: 'GET' }).then(() => true, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/mcp`, { method: 'GET' }).then(
+      () => true,
+      () => false,
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -46,7 +54,15 @@ describe.skipIf(!existsSync(NODE22))('official conformance suite (server)', () =
   }, 600_000);
 
   it('0.2.0-alpha.12 --suite all --spec-version 2026-07-28', async () => {
-    const result = await runSuite('0.2', ['server', '--url', url, '--suite', 'all', '--spec-version', '2026-07-28']);
+    const result = await runSuite('0.2', [
+      'server',
+      '--url',
+      url,
+      '--suite',
+      'all',
+      '--spec-version',
+      '2026-07-28',
+    ]);
     expect(result.failedScenarios, result.output.slice(-4000)).toEqual([]);
     expect(result.failed).toBe(0);
     expect(result.passed).toBeGreaterThanOrEqual(152);

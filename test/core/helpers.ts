@@ -20,7 +20,10 @@ export async function rawPair(server: McpServer) {
   return {
     received,
     send: (value: unknown) => clientTransport.send(value as never),
-    async next(predicate: (m: Record<string, unknown>) => boolean = () => true, timeoutMs = 2000): Promise<Record<string, unknown>> {
+    async next(
+      predicate: (m: Record<string, unknown>) => boolean = () => true,
+      timeoutMs = 2000,
+    ): Promise<Record<string, unknown>> {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         const i = received.findIndex((m) => predicate(m as Record<string, unknown>));

@@ -1,26 +1,49 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { McpServer } from '../../src/server/server.js';
 import { McpError } from '../../src/protocol/errors.js';
+import { McpServer } from '../../src/server/server.js';
 import { connectPair, modernMeta, rawPair } from './helpers.js';
 
 function makeServer() {
-  const server = new McpServer({ name: 'test-server', version: '1.2.3', instructions: 'be nice', pageSize: 2 });
-  server.tool('add', { description: 'adds', inputSchema: z.object({ a: z.number(), b: z.number() }) }, ({ a, b }) => `${a + b}`);
+  const server = new McpServer({
+    name: 'test-server',
+    version: '1.2.3',
+    instructions: 'be nice',
+    pageSize: 2,
+  });
+  server.tool(
+    'add',
+    { description: 'adds', inputSchema: z.object({ a: z.number(), b: z.number() }) },
+    ({ a, b }) => `${a + b}`,
+  );
   server.tool('boom', { description: 'throws' }, () => {
     throw new Error('kaput');
   });
   server.tool('ask', { description: 'elicits' }, async (_args, ctx) => {
-    const answer = await ctx.elicit({ mode: 'form', message: 'Name?', requestedSchema: { type: 'object', properties: { name: { type: 'string' } } } } as never);
+    const answer = await ctx.elicit({
+      mode: 'form',
+      message: 'Name?',
+      requestedSchema: { type: 'object', properties: { name: { type: 'string' } } },
+    } as never);
     return `hello ${(answer.content as { name: string }).name}`;
   });
   server.tool('two', { description: 'two inputs then sample' }, async (_args, ctx) => {
     const both = await ctx.inputs({
-      first: { method: 'elicitation/create', params: { message: 'one', requestedSchema: { type: 'object', properties: {} } } as never },
+      first: {
+        method: 'elicitation/create',
+        params: { message: 'one', requestedSchema: { type: 'object', properties: {} } } as never,
+      },
       second: { method: 'roots/list' },
     });
-    const sampled = await ctx.sample({ messages: [{ role: 'user', content: { type: 'text', text: 'hi' } }], maxTokens: 5 });
-    return JSON.stringify({ first: both.first.action, roots: (both.second.roots as unknown[]).length, model: sampled.model });
+    const sampled = await ctx.sample({
+      messages: [{ role: 'user', content: { type: 'text', text: 'hi' } }],
+      maxTokens: 5,
+    });
+    return JSON.stringify({
+      first: both.first.action,
+      roots: (both.second.roots as unknown[]).length,
+      model: sampled.model,
+    });
   });
   server.tool('slow', { description: 'progress + logs' }, async (_args, ctx) => {
     await ctx.log('info', 'starting');
@@ -28,11 +51,24 @@ function makeServer() {
     await ctx.log('debug', 'done');
     return 'ok';
   });
-  server.tool('forever', { description: 'waits for cancel' }, (_args, ctx) => new Promise((_r, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')))));
+  server.tool(
+    'forever',
+    { description: 'waits for cancel' },
+    (_args, ctx) =>
+      new Promise((_r, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')))),
+  );
   server.tool('t3', { description: 'x' }, () => 'x');
   server.resource('test://a', { description: 'A', mimeType: 'text/plain' }, () => 'aaa');
-  server.resourceTemplate('test://item/{id}', { description: 'items', complete: { id: (v) => ['1', '2', '10'].filter((x) => x.startsWith(v)) } }, (uri, vars) => `item ${vars.id}`);
-  server.prompt('greet', { description: 'greets', argsSchema: z.object({ who: z.string() }) }, ({ who }) => `Hello ${who}`);
+  server.resourceTemplate(
+    'test://item/{id}',
+    { description: 'items', complete: { id: (v) => ['1', '2', '10'].filter((x) => x.startsWith(v)) } },
+    (uri, vars) => `item ${vars.id}`,
+  );
+  server.prompt(
+    'greet',
+    { description: 'greets', argsSchema: z.object({ who: z.string() }) },
+    ({ who }) => `Hello ${who}`,
+  );
   return server;
 }
 
@@ -40,7 +76,11 @@ describe.each(['modern', 'legacy'] as const)('server and client over memory (%s 
   const handlers = {
     elicitation: async () => ({ action: 'accept' as const, content: { name: 'Ada' } }),
     roots: async () => ({ roots: [{ uri: 'file:///tmp', name: 'tmp' }] }),
-    sampling: async () => ({ role: 'assistant' as const, content: { type: 'text' as const, text: 'ok' }, model: 'm1' }),
+    sampling: async () => ({
+      role: 'assistant' as const,
+      content: { type: 'text' as const, text: 'ok' },
+      model: 'm1',
+    }),
   };
 
   it('negotiates the era and identifies the server', async () => {
@@ -79,10 +119,17 @@ describe.each(['modern', 'legacy'] as const)('server and client over memory (%s 
   });
 
   it('elicits, samples and lists roots through the same handlers', async () => {
-    const { client } = await connectPair(makeServer(), { protocol: era === 'modern' ? 'modern' : 'legacy', handlers });
+    const { client } = await connectPair(makeServer(), {
+      protocol: era === 'modern' ? 'modern' : 'legacy',
+      handlers,
+    });
     expect((await client.callTool('ask')).content).toEqual([{ type: 'text', text: 'hello Ada' }]);
     const two = await client.callTool('two');
-    expect(JSON.parse((two.content[0] as { text: string }).text)).toEqual({ first: 'accept', roots: 1, model: 'm1' });
+    expect(JSON.parse((two.content[0] as { text: string }).text)).toEqual({
+      first: 'accept',
+      roots: 1,
+      model: 'm1',
+    });
   });
 
   it('refuses input requests the client has no capability for (-32021)', async () => {
@@ -91,7 +138,10 @@ describe.each(['modern', 'legacy'] as const)('server and client over memory (%s 
   });
 
   it('reports progress and logs', async () => {
-    const { client } = await connectPair(makeServer(), { protocol: era === 'modern' ? 'modern' : 'legacy', logLevel: 'info' });
+    const { client } = await connectPair(makeServer(), {
+      protocol: era === 'modern' ? 'modern' : 'legacy',
+      logLevel: 'info',
+    });
     const logs: unknown[] = [];
     client.on('notifications/message', (p) => logs.push(p.data));
     const progress: number[] = [];
@@ -113,10 +163,19 @@ describe.each(['modern', 'legacy'] as const)('server and client over memory (%s 
 
   it('reads resources and templates, completes, and reports missing resources', async () => {
     const { client } = await connectPair(makeServer(), { protocol: era === 'modern' ? 'modern' : 'legacy' });
-    expect((await client.readResource('test://a')).contents).toEqual([{ uri: 'test://a', mimeType: 'text/plain', text: 'aaa' }]);
-    expect((await client.readResource('test://item/42')).contents).toEqual([{ uri: 'test://item/42', text: 'item 42' }]);
-    await expect(client.readResource('test://missing')).rejects.toMatchObject({ code: era === 'modern' ? -32602 : -32002 });
-    const completion = await client.complete({ type: 'ref/resource', uri: 'test://item/{id}' }, { name: 'id', value: '1' });
+    expect((await client.readResource('test://a')).contents).toEqual([
+      { uri: 'test://a', mimeType: 'text/plain', text: 'aaa' },
+    ]);
+    expect((await client.readResource('test://item/42')).contents).toEqual([
+      { uri: 'test://item/42', text: 'item 42' },
+    ]);
+    await expect(client.readResource('test://missing')).rejects.toMatchObject({
+      code: era === 'modern' ? -32602 : -32002,
+    });
+    const completion = await client.complete(
+      { type: 'ref/resource', uri: 'test://item/{id}' },
+      { name: 'id', value: '1' },
+    );
     expect(completion.completion).toEqual({ values: ['1', '10'], total: 2, hasMore: false });
     const prompt = await client.getPrompt('greet', { who: 'Bob' });
     expect(prompt.messages).toEqual([{ role: 'user', content: { type: 'text', text: 'Hello Bob' } }]);
@@ -137,7 +196,11 @@ describe('change notifications', () => {
     server.resourceUpdated('test://a');
     server.resourceUpdated('test://other');
     await new Promise((r) => setTimeout(r, 20));
-    expect(seen).toEqual(['notifications/subscriptions/acknowledged', 'notifications/tools/list_changed', 'notifications/resources/updated']);
+    expect(seen).toEqual([
+      'notifications/subscriptions/acknowledged',
+      'notifications/tools/list_changed',
+      'notifications/resources/updated',
+    ]);
     sub.close();
     await expect(sub.done).rejects.toBeDefined();
   });
@@ -146,21 +209,34 @@ describe('change notifications', () => {
     const server = makeServer();
     const { client } = await connectPair(server, { protocol: 'legacy' });
     const seen: string[] = [];
-    client.on('*', (p) => seen.push(`${p.method} ${JSON.stringify((p.params as { uri?: string }).uri ?? '')}`));
+    client.on('*', (p) =>
+      seen.push(`${p.method} ${JSON.stringify((p.params as { uri?: string }).uri ?? '')}`),
+    );
     await client.subscribeResource('test://a');
     server.resourceUpdated('test://a');
     server.resourceUpdated('test://b');
     server.tool('late', { description: 'x' }, () => 'x');
     await new Promise((r) => setTimeout(r, 20));
-    expect(seen).toEqual(['notifications/resources/updated "test://a"', 'notifications/tools/list_changed ""']);
+    expect(seen).toEqual([
+      'notifications/resources/updated "test://a"',
+      'notifications/tools/list_changed ""',
+    ]);
   });
 });
 
 describe('wire-level rules', () => {
   it('rejects unsupported versions with -32022 and the supported list, and requests without _meta', async () => {
     const raw = await rawPair(makeServer());
-    await raw.send({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: { ...modernMeta(), 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } } });
-    expect(await raw.next()).toMatchObject({ id: 1, error: { code: -32022, data: { supported: ['2026-07-28'], requested: '2099-01-01' } } });
+    await raw.send({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/list',
+      params: { _meta: { ...modernMeta(), 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } },
+    });
+    expect(await raw.next()).toMatchObject({
+      id: 1,
+      error: { code: -32022, data: { supported: ['2026-07-28'], requested: '2099-01-01' } },
+    });
     await raw.send({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} });
     expect(await raw.next()).toMatchObject({ id: 2, error: { code: -32600 } });
     await raw.send({ jsonrpc: '2.0', id: 3, method: 'nope/nope', params: { _meta: modernMeta() } });
@@ -173,15 +249,28 @@ describe('wire-level rules', () => {
     expect(await raw.next()).toMatchObject({ id: 1, error: { code: -32600 } });
     await raw.send({ jsonrpc: '2.0', id: { a: 1 }, method: 'x' });
     expect(await raw.next()).toMatchObject({ id: null, error: { code: -32600 } });
-    await raw.send({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { _meta: modernMeta(), name: 'add', arguments: { a: 1, b: 2, __proto__: { polluted: true } } } });
+    await raw.send({
+      jsonrpc: '2.0',
+      id: 5,
+      method: 'tools/call',
+      params: { _meta: modernMeta(), name: 'add', arguments: { a: 1, b: 2, __proto__: { polluted: true } } },
+    });
     expect(await raw.next()).toMatchObject({ id: 5, result: { content: [{ text: '3' }] } });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('allows JSON-RPC batches only in 2025-03-26 sessions', async () => {
-    for (const [version, batched] of [['2025-03-26', true], ['2025-11-25', false]] as const) {
+    for (const [version, batched] of [
+      ['2025-03-26', true],
+      ['2025-11-25', false],
+    ] as const) {
       const raw = await rawPair(makeServer());
-      await raw.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'r', version: '1' } } });
+      await raw.send({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'r', version: '1' } },
+      });
       expect(await raw.next()).toMatchObject({ id: 0, result: { protocolVersion: version } });
       await raw.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
       await raw.send([
@@ -201,19 +290,58 @@ describe('wire-level rules', () => {
   it('2026-07-28 input_required: requestState is signed and bound to the call', async () => {
     const raw = await rawPair(makeServer());
     const meta = modernMeta({ elicitation: {} });
-    await raw.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { _meta: meta, name: 'ask', arguments: {} } });
-    const first = (await raw.next()) as { result: { resultType: string; inputRequests: Record<string, { method: string }>; requestState: string } };
+    await raw.send({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { _meta: meta, name: 'ask', arguments: {} },
+    });
+    const first = (await raw.next()) as {
+      result: { resultType: string; inputRequests: Record<string, { method: string }>; requestState: string };
+    };
     expect(first.result.resultType).toBe('input_required');
     const [key, request] = Object.entries(first.result.inputRequests)[0]!;
     expect(request.method).toBe('elicitation/create');
     const answer = { [key]: { action: 'accept', content: { name: 'Eve' } } };
     const tampered = `${first.result.requestState.slice(0, -2)}AA`;
-    await raw.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { _meta: meta, name: 'ask', arguments: {}, inputResponses: answer, requestState: tampered } });
+    await raw.send({
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { _meta: meta, name: 'ask', arguments: {}, inputResponses: answer, requestState: tampered },
+    });
     expect(await raw.next()).toMatchObject({ id: 2, error: { code: -32602 } });
-    await raw.send({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { _meta: meta, name: 'add', arguments: { a: 1, b: 1 }, requestState: first.result.requestState } });
-    expect(await raw.next()).toMatchObject({ id: 3, error: { code: -32602, message: expect.stringMatching(/different request/) } });
-    await raw.send({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { _meta: meta, name: 'ask', arguments: {}, inputResponses: answer, requestState: first.result.requestState } });
-    expect(await raw.next()).toMatchObject({ id: 4, result: { resultType: 'complete', content: [{ text: 'hello Eve' }] } });
+    await raw.send({
+      jsonrpc: '2.0',
+      id: 3,
+      method: 'tools/call',
+      params: {
+        _meta: meta,
+        name: 'add',
+        arguments: { a: 1, b: 1 },
+        requestState: first.result.requestState,
+      },
+    });
+    expect(await raw.next()).toMatchObject({
+      id: 3,
+      error: { code: -32602, message: expect.stringMatching(/different request/) },
+    });
+    await raw.send({
+      jsonrpc: '2.0',
+      id: 4,
+      method: 'tools/call',
+      params: {
+        _meta: meta,
+        name: 'ask',
+        arguments: {},
+        inputResponses: answer,
+        requestState: first.result.requestState,
+      },
+    });
+    expect(await raw.next()).toMatchObject({
+      id: 4,
+      result: { resultType: 'complete', content: [{ text: 'hello Eve' }] },
+    });
   });
 
   it('server/discover lists versions, capabilities and server info', async () => {
@@ -227,7 +355,11 @@ describe('wire-level rules', () => {
       ttlMs: 0,
       cacheScope: 'public',
     });
-    expect(reply.result.capabilities).toMatchObject({ tools: { listChanged: true }, resources: { subscribe: true }, prompts: {} });
+    expect(reply.result.capabilities).toMatchObject({
+      tools: { listChanged: true },
+      resources: { subscribe: true },
+      prompts: {},
+    });
   });
 
   it('validates options with messages naming the option', () => {
@@ -236,7 +368,9 @@ describe('wire-level rules', () => {
     const server = makeServer();
     expect(() => server.tool('add', { description: 'dup' }, () => 'x')).toThrow(/already registered/);
     expect(() => server.tool('bad name!', () => 'x')).toThrow(/tool name/);
-    expect(() => server.tool('schema', { inputSchema: { type: 'string' } }, () => 'x')).toThrow(/inputSchema/);
+    expect(() => server.tool('schema', { inputSchema: { type: 'string' } }, () => 'x')).toThrow(
+      /inputSchema/,
+    );
     expect(new McpError(-1, 'x')).toBeInstanceOf(Error);
   });
 });
@@ -250,7 +384,11 @@ describe('tasks extension (2026-07-28)', () => {
       handlers: { elicitation: async () => ({ action: 'accept', content: { confirm: true } }) },
     });
     const seen: string[] = [];
-    const slow = await client.callToolAsTask('slow_compute', { seconds: 0.2, label: 'x' }, { onTask: (t) => seen.push(t.status) });
+    const slow = await client.callToolAsTask(
+      'slow_compute',
+      { seconds: 0.2, label: 'x' },
+      { onTask: (t) => seen.push(t.status) },
+    );
     expect(seen).toEqual(['working']);
     expect(slow.content).toEqual([{ type: 'text', text: 'Computed x after 0.2 s' }]);
     const confirmed = await client.callToolAsTask('confirm_delete', { filename: 'a.txt' });
@@ -262,7 +400,17 @@ describe('tasks extension (2026-07-28)', () => {
     await expect(client.callTool('failing_job')).rejects.toMatchObject({ code: -32021 });
     // Tasks created by one principal are invisible to the others (owner binding): unknown id is -32602.
     await expect(
-      client.request('tasks/get', { taskId: 'nope' }, { meta: { 'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } } } }),
+      client.request(
+        'tasks/get',
+        { taskId: 'nope' },
+        {
+          meta: {
+            'io.modelcontextprotocol/clientCapabilities': {
+              extensions: { 'io.modelcontextprotocol/tasks': {} },
+            },
+          },
+        },
+      ),
     ).rejects.toMatchObject({ code: -32602 });
     await server.close();
   });

@@ -30,9 +30,14 @@ const RESULT_FOR: Record<string, string> = {
 };
 
 function validatorFor(version: string) {
-  const schema = JSON.parse(readFileSync(new URL(`${version}/schema.json`, SPEC), 'utf8')) as Record<string, unknown>;
+  const schema = JSON.parse(readFileSync(new URL(`${version}/schema.json`, SPEC), 'utf8')) as Record<
+    string,
+    unknown
+  >;
   const modern = version >= '2025-11-25';
-  const ajv = modern ? new Ajv2020({ strict: false, allErrors: true }) : new Ajv({ strict: false, allErrors: true });
+  const ajv = modern
+    ? new Ajv2020({ strict: false, allErrors: true })
+    : new Ajv({ strict: false, allErrors: true });
   ajv.addSchema(schema, 'mcp');
   const defs = modern ? '$defs' : 'definitions';
   return (def: string, value: unknown) => {
@@ -60,8 +65,16 @@ async function record(version: string) {
       legacyVersion: version,
       logLevel: 'debug',
       handlers: {
-        elicitation: async () => ({ action: 'accept', content: { name: 'Ada', username: 'ada', email: 'a@b.c' } }),
-        sampling: async () => ({ role: 'assistant', content: { type: 'text', text: 'Paris' }, model: 'm', stopReason: 'endTurn' }),
+        elicitation: async () => ({
+          action: 'accept',
+          content: { name: 'Ada', username: 'ada', email: 'a@b.c' },
+        }),
+        sampling: async () => ({
+          role: 'assistant',
+          content: { type: 'text', text: 'Paris' },
+          model: 'm',
+          stopReason: 'endTurn',
+        }),
         roots: async () => ({ roots: [{ uri: 'file:///tmp', name: 'tmp' }] }),
       },
     },
@@ -75,7 +88,14 @@ async function record(version: string) {
   await client.connect(clientT);
   await client.ping().catch(() => {});
   await client.listAll('tools/list', 'tools');
-  for (const tool of ['test_simple_text', 'test_image_content', 'test_embedded_resource', 'test_multiple_content_types', 'test_error_handling', 'test_tool_with_progress']) {
+  for (const tool of [
+    'test_simple_text',
+    'test_image_content',
+    'test_embedded_resource',
+    'test_multiple_content_types',
+    'test_error_handling',
+    'test_tool_with_progress',
+  ]) {
     await client.callTool(tool, {}, { onprogress: () => {} });
   }
   if (version >= '2025-06-18') await client.callTool('test_input_required_result_elicitation');
@@ -93,7 +113,10 @@ async function record(version: string) {
   await client.listPrompts();
   await client.getPrompt('test_prompt_with_arguments', { arg1: 'a', arg2: 'b' });
   await client.getPrompt('test_prompt_with_image');
-  await client.complete({ type: 'ref/prompt', name: 'test_prompt_with_arguments' }, { name: 'arg1', value: 't' });
+  await client.complete(
+    { type: 'ref/prompt', name: 'test_prompt_with_arguments' },
+    { name: 'arg1', value: 't' },
+  );
   if (!modern) {
     await client.setLogLevel('info');
     await client.subscribeResource('test://watched-resource');
@@ -102,31 +125,39 @@ async function record(version: string) {
   return { sent, methods };
 }
 
-describe.each(['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25', '2026-07-28'])('wire messages match the %s JSON schema', (version) => {
-  it('every result, notification and server request validates', async () => {
-    const check = validatorFor(version);
-    const { sent, methods } = await record(version);
-    const problems: string[] = [];
-    let checked = 0;
-    for (const message of sent) {
-      if ('result' in message) {
-        const method = methods.get(message.id);
-        const def = message.result.resultType === 'input_required' ? 'InputRequiredResult' : method ? RESULT_FOR[method] : undefined;
-        if (!def) continue;
-        const error = check(def, message.result);
-        if (error) problems.push(`${method}: ${error} ${JSON.stringify(message.result).slice(0, 300)}`);
-        checked++;
-      } else if ('method' in message && !('id' in message)) {
-        const error = check('ServerNotification', message);
-        if (error) problems.push(`${message.method}: ${error}`);
-        checked++;
-      } else if ('method' in message) {
-        const error = check('ServerRequest', message);
-        if (error) problems.push(`${message.method}: ${error}`);
-        checked++;
+describe.each(['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25', '2026-07-28'])(
+  'wire messages match the %s JSON schema',
+  (version) => {
+    it('every result, notification and server request validates', async () => {
+      const check = validatorFor(version);
+      const { sent, methods } = await record(version);
+      const problems: string[] = [];
+      let checked = 0;
+      for (const message of sent) {
+        if ('result' in message) {
+          const method = methods.get(message.id);
+          const def =
+            message.result.resultType === 'input_required'
+              ? 'InputRequiredResult'
+              : method
+                ? RESULT_FOR[method]
+                : undefined;
+          if (!def) continue;
+          const error = check(def, message.result);
+          if (error) problems.push(`${method}: ${error} ${JSON.stringify(message.result).slice(0, 300)}`);
+          checked++;
+        } else if ('method' in message && !('id' in message)) {
+          const error = check('ServerNotification', message);
+          if (error) problems.push(`${message.method}: ${error}`);
+          checked++;
+        } else if ('method' in message) {
+          const error = check('ServerRequest', message);
+          if (error) problems.push(`${message.method}: ${error}`);
+          checked++;
+        }
       }
-    }
-    expect(problems).toEqual([]);
-    expect(checked).toBeGreaterThan(20);
-  });
-});
+      expect(problems).toEqual([]);
+      expect(checked).toBeGreaterThan(20);
+    });
+  },
+);

@@ -170,14 +170,11 @@ describe('slowloris against serve()', () => {
   // sent at 1 byte/s holds a connection and an in-flight handler for two minutes. Fix: read
   // MCP_REQUEST_TIMEOUT_SECS (and MCP_HEADERS_TIMEOUT_SECS) in loadConfig, apply them in serve(),
   // together with the checking interval above.
-  it(
-    'closes a slow body within a configurable request timeout (MCP_REQUEST_TIMEOUT_SECS=3)',
-    async () => {
-      const o = await body.outcome(6000);
-      expect(o.ms).toBeGreaterThan(0);
-      expect(o.status).toBe(408);
-    },
-  );
+  it('closes a slow body within a configurable request timeout (MCP_REQUEST_TIMEOUT_SECS=3)', async () => {
+    const o = await body.outcome(6000);
+    expect(o.ms).toBeGreaterThan(0);
+    expect(o.status).toBe(408);
+  });
 
   it('logged no handler failure and nothing reached the process level', () => {
     expect(s.alive()).toBe(true);

@@ -15,7 +15,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHttp(options: NodeHandlerOptions = {}, server: McpServer = createEverythingServer()): Promise<Harness> {
+export async function startHttp(
+  options: NodeHandlerOptions = {},
+  server: McpServer = createEverythingServer(),
+): Promise<Harness> {
   const listener = createNodeListener(server, options);
   const http = createServer(listener);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
@@ -59,7 +62,11 @@ export const meta = (caps: Record<string, unknown> = {}) => ({
 });
 
 export async function post(url: string, body: unknown, headers: Record<string, string>) {
-  const response = await fetch(url, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await response.text();
   let json: Record<string, unknown> | undefined;
   try {

@@ -37,7 +37,8 @@ describe('ConnectionPool against a real mcpkit HTTP server', () => {
   it('replaces a connection whose session the server killed', async () => {
     const pool = createClientPool({ url: h.url, min: 1, max: 1, clientOptions: { protocol: 'legacy' } });
     const first = await pool.acquire();
-    const sessionId = (first.connection as unknown as { peer: { transport: { sessionId: string } } }).peer.transport.sessionId;
+    const sessionId = (first.connection as unknown as { peer: { transport: { sessionId: string } } }).peer
+      .transport.sessionId;
     first.release();
     // Kill the session server-side: the client's next request gets 404 and the transport ends.
     expect(h.listener.handler.sessions?.delete(sessionId)).toBe(true);
@@ -49,12 +50,16 @@ describe('ConnectionPool against a real mcpkit HTTP server', () => {
   });
 
   it('leaves no sockets or timers behind', async () => {
-    const before = process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'Timeout').length;
+    const before = process
+      .getActiveResourcesInfo()
+      .filter((r) => r === 'TCPSocketWrap' || r === 'Timeout').length;
     const pool = createClientPool({ url: h.url, min: 3, max: 5, clientOptions: { protocol: 'legacy' } });
     await Promise.all(Array.from({ length: 20 }, () => pool.use((c) => c.callTool('test_simple_text'))));
     await pool.close();
     await new Promise((r) => setTimeout(r, 200));
-    const after = process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'Timeout').length;
+    const after = process
+      .getActiveResourcesInfo()
+      .filter((r) => r === 'TCPSocketWrap' || r === 'Timeout').length;
     expect(after).toBeLessThanOrEqual(before + 1);
   });
 });

@@ -11,16 +11,28 @@ export interface Proc {
   stdout: string[];
   stderr: () => string;
   exited: Promise<number | null>;
-  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   jsonLines(): Record<string, unknown>[];
 }
 
 /** Starts a built entry point as a user would (`node <file>` with env), collecting its log lines. */
-export async function startProcess(env: Record<string, string> = {}, file = EVERYTHING, args: string[] = []): Promise<Proc> {
+export async function startProcess(
+  env: Record<string, string> = {},
+  file = EVERYTHING,
+  args: string[] = [],
+): Promise<Proc> {
   const port = env.MCP_SERVER_PORT ? Number(env.MCP_SERVER_PORT) : await freePort();
   const child = spawn(process.execPath, [file, ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', MCP_SERVER_HOST: '127.0.0.1', MCP_SERVER_PORT: String(port), ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      MCP_SERVER_HOST: '127.0.0.1',
+      MCP_SERVER_PORT: String(port),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stdout: string[] = [];

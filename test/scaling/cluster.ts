@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { createEverythingServer } from '../../examples/everything/server.js';
 import { RedisScaling } from '../../src/redis/index.js';
 import type { McpServer } from '../../src/server/server.js';
-import { SseParser } from '../../src/transport/http/sse-parser.js';
 import { type NodeHandlerOptions, createNodeListener } from '../../src/transport/http/node.js';
+import { SseParser } from '../../src/transport/http/sse-parser.js';
 
 export const SECRET = 'scaling-test-request-state-secret-0123456789';
 

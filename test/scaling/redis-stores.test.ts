@@ -13,8 +13,8 @@ import {
 } from '../../src/redis/index.js';
 import type { ChangeEvent } from '../../src/server/notifications.js';
 import { McpServer } from '../../src/server/server.js';
-import { SessionManager, type SessionRecord } from '../../src/transport/http/sessions.js';
 import { StreamableHttpHandler } from '../../src/transport/http/handler.js';
+import { SessionManager, type SessionRecord } from '../../src/transport/http/sessions.js';
 import { RedisServer, hasRedisServer } from '../ratelimit/redis-server.js';
 import { eventually, sleep } from './cluster.js';
 

@@ -1,8 +1,8 @@
 // Last-Event-ID resumes are confined to the caller's own session, with the default in-memory
 // store and with the Redis store; and resuming a GET stream that has no event yet keeps it open.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisServer, hasRedisServer } from '../ratelimit/redis-server.js';
 import { type Harness, startHttp } from '../http/harness.js';
+import { RedisServer, hasRedisServer } from '../ratelimit/redis-server.js';
 import { type Replica, initialize, openSse, rpc, sessionHeaders, sleep, startReplica } from './cluster.js';
 
 const secretCall = {

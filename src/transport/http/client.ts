@@ -25,7 +25,14 @@ export interface StreamableHttpClientOptions {
   maxReconnects?: number;
 }
 
-const NAMED: Record<string, string> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri', 'tasks/get': 'taskId', 'tasks/update': 'taskId', 'tasks/cancel': 'taskId' };
+const NAMED: Record<string, string> = {
+  'tools/call': 'name',
+  'prompts/get': 'name',
+  'resources/read': 'uri',
+  'tasks/get': 'taskId',
+  'tasks/update': 'taskId',
+  'tasks/cancel': 'taskId',
+};
 const HEADER_TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
@@ -58,7 +65,8 @@ export class StreamableHttpClientTransport implements Transport {
     } catch {
       throw new InvalidOptionError('url', `"${String(url)}" is not a valid URL`);
     }
-    if (this.url.protocol !== 'http:' && this.url.protocol !== 'https:') throw new InvalidOptionError('url', 'must be http: or https:');
+    if (this.url.protocol !== 'http:' && this.url.protocol !== 'https:')
+      throw new InvalidOptionError('url', 'must be http: or https:');
     this.fetchImpl = options.fetch ?? globalThis.fetch;
   }
 
@@ -66,7 +74,11 @@ export class StreamableHttpClientTransport implements Transport {
 
   setProtocolVersion(version: string): void {
     this.protocolVersion = version;
-    if (version !== LATEST_PROTOCOL_VERSION && this.sessionId !== undefined && this.options.standaloneStream !== false) {
+    if (
+      version !== LATEST_PROTOCOL_VERSION &&
+      this.sessionId !== undefined &&
+      this.options.standaloneStream !== false
+    ) {
       void this.openStandalone();
     }
   }
@@ -80,8 +92,12 @@ export class StreamableHttpClientTransport implements Transport {
     const auth = await this.options.authorization?.();
     if (auth) headers.authorization = auth;
     if (this.sessionId !== undefined) headers['mcp-session-id'] = this.sessionId;
-    const meta = message && 'method' in message ? (message.params?._meta as Record<string, unknown> | undefined) : undefined;
-    const version = (meta?.['io.modelcontextprotocol/protocolVersion'] as string | undefined) ?? this.protocolVersion;
+    const meta =
+      message && 'method' in message
+        ? (message.params?._meta as Record<string, unknown> | undefined)
+        : undefined;
+    const version =
+      (meta?.['io.modelcontextprotocol/protocolVersion'] as string | undefined) ?? this.protocolVersion;
     if (version !== undefined) headers['mcp-protocol-version'] = version;
     if (message && 'method' in message && version === LATEST_PROTOCOL_VERSION) {
       headers['mcp-method'] = message.method;
@@ -92,7 +108,8 @@ export class StreamableHttpClientTransport implements Transport {
         const args = (message.params?.arguments ?? {}) as Record<string, unknown>;
         for (const { argument, header } of this.headerParams.get(value) ?? []) {
           const v = args[argument];
-          if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') headers[`mcp-param-${header.toLowerCase()}`] = encodeHeaderValue(v);
+          if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+            headers[`mcp-param-${header.toLowerCase()}`] = encodeHeaderValue(v);
         }
       }
     }
@@ -102,7 +119,8 @@ export class StreamableHttpClientTransport implements Transport {
   async send(message: JsonRpcMessage): Promise<void> {
     if (this.closed) throw new Error('transport closed');
     const requestId = 'method' in message && 'id' in message ? message.id : undefined;
-    if (requestId !== undefined && 'method' in message && message.method === 'tools/list') this.pendingToolLists.add(requestId);
+    if (requestId !== undefined && 'method' in message && message.method === 'tools/list')
+      this.pendingToolLists.add(requestId);
     const controller = new AbortController();
     this.controllers.add(controller);
     let response: Response;
@@ -115,7 +133,10 @@ export class StreamableHttpClientTransport implements Transport {
     }
     const sid = response.headers.get('mcp-session-id');
     if (sid) this.sessionId = sid;
-    if (response.status === 202 || (response.status === 200 && response.headers.get('content-length') === '0')) {
+    if (
+      response.status === 202 ||
+      (response.status === 200 && response.headers.get('content-length') === '0')
+    ) {
       this.controllers.delete(controller);
       await response.body?.cancel();
       return;
@@ -123,13 +144,19 @@ export class StreamableHttpClientTransport implements Transport {
     // Read the body in the background: the request's answer arrives through onmessage.
     void this.consume(response, requestId, controller)
       .catch((err: unknown) => {
-        if (!this.closed && !controller.signal.aborted) this.onerror?.(err instanceof Error ? err : new Error(String(err)));
+        if (!this.closed && !controller.signal.aborted)
+          this.onerror?.(err instanceof Error ? err : new Error(String(err)));
       })
       .finally(() => this.controllers.delete(controller));
   }
 
   private async post(message: JsonRpcMessage, signal: AbortSignal, retried = false): Promise<Response> {
-    const response = await this.fetchImpl(this.url, { method: 'POST', headers: await this.headers(message), body: JSON.stringify(message), signal });
+    const response = await this.fetchImpl(this.url, {
+      method: 'POST',
+      headers: await this.headers(message),
+      body: JSON.stringify(message),
+      signal,
+    });
     if ((response.status === 401 || response.status === 403) && !retried && this.options.onAuthError) {
       if (await this.options.onAuthError(response)) {
         await response.body?.cancel();
@@ -139,11 +166,18 @@ export class StreamableHttpClientTransport implements Transport {
     return response;
   }
 
-  private async consume(response: Response, requestId: RequestId | undefined, controller: AbortController): Promise<void> {
+  private async consume(
+    response: Response,
+    requestId: RequestId | undefined,
+    controller: AbortController,
+  ): Promise<void> {
     if (response.status === 404 && this.sessionId !== undefined) {
       // The server no longer knows our session (expired, deleted, replica lost without shared state):
       // the spec says to start a new one, so this transport is done.
-      if (requestId !== undefined) this.deliver(errorResponse(requestId, ErrorCode.InvalidRequest, 'Session terminated by the server (HTTP 404)'));
+      if (requestId !== undefined)
+        this.deliver(
+          errorResponse(requestId, ErrorCode.InvalidRequest, 'Session terminated by the server (HTTP 404)'),
+        );
       await response.body?.cancel();
       this.terminate();
       return;
@@ -163,12 +197,28 @@ export class StreamableHttpClientTransport implements Transport {
     }
     if (!response.ok && requestId !== undefined) {
       // Not a JSON-RPC body (a proxy, or a server from another era): turn the status into an error for the caller.
-      const code = response.status === 401 ? ErrorCode.Unauthorized : response.status === 403 ? ErrorCode.Forbidden : response.status === 404 ? ErrorCode.MethodNotFound : ErrorCode.InternalError;
-      this.deliver(errorResponse(requestId, code, `HTTP ${response.status} ${response.statusText}`.trim(), { status: response.status }));
+      const code =
+        response.status === 401
+          ? ErrorCode.Unauthorized
+          : response.status === 403
+            ? ErrorCode.Forbidden
+            : response.status === 404
+              ? ErrorCode.MethodNotFound
+              : ErrorCode.InternalError;
+      this.deliver(
+        errorResponse(requestId, code, `HTTP ${response.status} ${response.statusText}`.trim(), {
+          status: response.status,
+        }),
+      );
     }
   }
 
-  private async readStream(response: Response, requestId: RequestId | undefined, controller: AbortController, attempt = 0): Promise<void> {
+  private async readStream(
+    response: Response,
+    requestId: RequestId | undefined,
+    controller: AbortController,
+    attempt = 0,
+  ): Promise<void> {
     let answered = false;
     let retryMs = this.options.reconnectDelayMs ?? 1000;
     const parser = new SseParser((event) => {
@@ -195,7 +245,14 @@ export class StreamableHttpClientTransport implements Transport {
     // A legacy stream that ended before its answer can be resumed from the last event id.
     const lastEventId = parser.lastEventId;
     const maxReconnects = this.options.maxReconnects ?? 5;
-    if (!answered && requestId !== undefined && lastEventId !== undefined && this.sessionId !== undefined && !this.closed && attempt < maxReconnects) {
+    if (
+      !answered &&
+      requestId !== undefined &&
+      lastEventId !== undefined &&
+      this.sessionId !== undefined &&
+      !this.closed &&
+      attempt < maxReconnects
+    ) {
       await new Promise((r) => setTimeout(r, retryMs));
       if (this.closed) return;
       const resumed = await this.fetchImpl(this.url, {
@@ -213,7 +270,11 @@ export class StreamableHttpClientTransport implements Transport {
     const controller = new AbortController();
     this.controllers.add(controller);
     try {
-      const response = await this.fetchImpl(this.url, { method: 'GET', headers: { ...(await this.headers()), accept: 'text/event-stream' }, signal: controller.signal });
+      const response = await this.fetchImpl(this.url, {
+        method: 'GET',
+        headers: { ...(await this.headers()), accept: 'text/event-stream' },
+        signal: controller.signal,
+      });
       if (!response.ok || !(response.headers.get('content-type') ?? '').includes('text/event-stream')) {
         await response.body?.cancel();
         return; // 405: the server offers no standalone stream; that is allowed.
@@ -230,14 +291,21 @@ export class StreamableHttpClientTransport implements Transport {
   /** Learns `x-mcp-header` mirrors from tools/list and drops tools whose annotations are invalid (spec MUST). */
   private deliver(value: unknown): void {
     const message = value as { id?: RequestId; result?: { tools?: unknown } };
-    if (message.id !== undefined && this.pendingToolLists.delete(message.id) && Array.isArray(message.result?.tools)) {
-      message.result.tools = (message.result.tools as Array<Record<string, unknown>>).filter((tool) => this.learnTool(tool));
+    if (
+      message.id !== undefined &&
+      this.pendingToolLists.delete(message.id) &&
+      Array.isArray(message.result?.tools)
+    ) {
+      message.result.tools = (message.result.tools as Array<Record<string, unknown>>).filter((tool) =>
+        this.learnTool(tool),
+      );
     }
     this.onmessage?.(value);
   }
 
   private learnTool(tool: Record<string, unknown>): boolean {
-    const props = ((tool.inputSchema as { properties?: Record<string, Record<string, unknown>> } | undefined)?.properties ?? {}) as Record<string, Record<string, unknown>>;
+    const props = ((tool.inputSchema as { properties?: Record<string, Record<string, unknown>> } | undefined)
+      ?.properties ?? {}) as Record<string, Record<string, unknown>>;
     const params: Array<{ argument: string; header: string }> = [];
     const seen = new Set<string>();
     for (const [argument, schema] of Object.entries(props)) {
@@ -273,7 +341,11 @@ export class StreamableHttpClientTransport implements Transport {
     this.controllers.clear();
     if (this.sessionId !== undefined) {
       // Ending the session tells the server it can free it now rather than at the idle timeout.
-      await this.fetchImpl(this.url, { method: 'DELETE', headers: await this.headers(), signal: AbortSignal.timeout(2000) })
+      await this.fetchImpl(this.url, {
+        method: 'DELETE',
+        headers: await this.headers(),
+        signal: AbortSignal.timeout(2000),
+      })
         .then((r) => r.body?.cancel())
         .catch(() => {});
     }

@@ -97,7 +97,8 @@ export class MemoryEventStore implements EventStore {
 
   forgetSession(sessionId: string): void {
     const prefix = `${sessionId}.`;
-    for (const streamId of this.streams.keys()) if (streamId.startsWith(prefix)) this.streams.delete(streamId);
+    for (const streamId of this.streams.keys())
+      if (streamId.startsWith(prefix)) this.streams.delete(streamId);
   }
 
   get size(): number {

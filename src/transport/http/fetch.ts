@@ -2,7 +2,7 @@ import { InvalidOptionError } from '../../protocol/errors.js';
 import type { McpServer } from '../../server/server.js';
 import type { AuthInfo } from '../types.js';
 import { StreamableHttpHandler, type StreamableHttpOptions } from './handler.js';
-import type { Headers as PlainHeaders, HttpIO, StreamSink } from './io.js';
+import type { HttpIO, Headers as PlainHeaders, StreamSink } from './io.js';
 
 export interface FetchHandlerOptions extends StreamableHttpOptions {
   /** Endpoint path, default `/mcp`; other paths answer 404. */
@@ -140,17 +140,23 @@ class FetchIO implements HttpIO {
   }
 }
 
-export type FetchHandler = ((request: Request, context?: FetchContext) => Promise<Response>) & { readonly handler: StreamableHttpHandler };
+export type FetchHandler = ((request: Request, context?: FetchContext) => Promise<Response>) & {
+  readonly handler: StreamableHttpHandler;
+};
 
 /** MCP over Streamable HTTP as a fetch handler: `Bun.serve({ fetch: createFetchHandler(server) })`. */
 export function createFetchHandler(server: McpServer, options: FetchHandlerOptions = {}): FetchHandler {
   const path = options.path ?? '/mcp';
-  if (typeof path !== 'string' || !path.startsWith('/')) throw new InvalidOptionError('path', 'must start with "/"');
+  if (typeof path !== 'string' || !path.startsWith('/'))
+    throw new InvalidOptionError('path', 'must start with "/"');
   // Fetch runtimes do not expose the local address, so the loopback Host default cannot apply; say so explicitly.
   const handler = new StreamableHttpHandler(server, { allowedHosts: 'any', ...options });
   const fetchHandler = async (request: Request, context: FetchContext = {}): Promise<Response> => {
     if (new URL(request.url).pathname !== path) {
-      return new Response('{"error":"not found"}', { status: 404, headers: { 'content-type': 'application/json' } });
+      return new Response('{"error":"not found"}', {
+        status: 404,
+        headers: { 'content-type': 'application/json' },
+      });
     }
     const io = new FetchIO(request, context);
     void handler.handle(io);

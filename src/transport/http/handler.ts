@@ -1,4 +1,10 @@
-import { ErrorCode, InvalidOptionError, McpError, RateLimitedError, toWireError } from '../../protocol/errors.js';
+import {
+  ErrorCode,
+  InvalidOptionError,
+  McpError,
+  RateLimitedError,
+  toWireError,
+} from '../../protocol/errors.js';
 import {
   DEFAULT_MAX_JSON_DEPTH,
   type JsonRpcMessage,
@@ -17,10 +23,10 @@ import { LATEST_PROTOCOL_VERSION, allowsBatch, isSupportedVersion } from '../../
 import type { Exchange } from '../../server/context.js';
 import type { McpServer } from '../../server/server.js';
 import type { AuthInfo, MessageInfo } from '../types.js';
-import { validateMirroredHeaders } from './headers.js';
-import type { Headers, HttpIO } from './io.js';
 import type { EventStore } from './event-store.js';
 import { JSON_HEADERS, PostExchange } from './exchange.js';
+import { validateMirroredHeaders } from './headers.js';
+import type { Headers, HttpIO } from './io.js';
 import { resumeStream, tailStream } from './legacy-streams.js';
 import {
   type HttpSession,
@@ -71,7 +77,10 @@ export interface StreamableHttpOptions {
    * `WWW-Authenticate: Bearer error="insufficient_scope"` challenge on -32041. `bearerAuth()`
    * from `mcpkit/auth` provides one as `auth.errorChallenge`.
    */
-  errorChallenge?: (error: McpError, auth: AuthInfo | undefined) => { status: number; headers: Headers } | undefined;
+  errorChallenge?: (
+    error: McpError,
+    auth: AuthInfo | undefined,
+  ) => { status: number; headers: Headers } | undefined;
   /** Observability hooks (metrics): streams and sessions opening and closing. */
   hooks?: {
     streamOpened?(): void;
@@ -82,7 +91,8 @@ export interface StreamableHttpOptions {
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-const isLoopbackAddress = (a: string | undefined) => a !== undefined && (a === '::1' || a.startsWith('127.') || a === '::ffff:127.0.0.1');
+const isLoopbackAddress = (a: string | undefined) =>
+  a !== undefined && (a === '::1' || a.startsWith('127.') || a === '::ffff:127.0.0.1');
 
 function hostnameOf(hostHeader: string): string {
   if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1).toLowerCase();
@@ -128,9 +138,12 @@ function statusFor(code: number, modern: boolean): number {
 
 function rateLimitHeaders(err: McpError): Headers {
   if (!(err instanceof RateLimitedError) && err.code !== ErrorCode.RateLimited) return {};
-  const info = err.data as { retryAfterMs?: number; limit?: number; remaining?: number; resetMs?: number } | undefined;
+  const info = err.data as
+    | { retryAfterMs?: number; limit?: number; remaining?: number; resetMs?: number }
+    | undefined;
   const headers: Headers = {};
-  if (info?.retryAfterMs !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(info.retryAfterMs / 1000)));
+  if (info?.retryAfterMs !== undefined)
+    headers['retry-after'] = String(Math.max(1, Math.ceil(info.retryAfterMs / 1000)));
   if (info?.limit !== undefined) headers['ratelimit-limit'] = String(info.limit);
   if (info?.remaining !== undefined) headers['ratelimit-remaining'] = String(info.remaining);
   if (info?.resetMs !== undefined) headers['ratelimit-reset'] = String(Math.ceil(info.resetMs / 1000));
@@ -163,7 +176,8 @@ export class StreamableHttpHandler {
   ) {
     const positive = (name: string, value: number | undefined, fallback: number, allowZero = false) => {
       const v = value ?? fallback;
-      if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) throw new InvalidOptionError(name, 'must be a positive number');
+      if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0))
+        throw new InvalidOptionError(name, 'must be a positive number');
       return v;
     };
     this.maxBodyBytes = positive('maxBodyBytes', options.maxBodyBytes, 4 * 1024 * 1024);
@@ -171,17 +185,26 @@ export class StreamableHttpHandler {
     this.keepAliveMs = positive('keepAliveMs', options.keepAliveMs, 15_000, true);
     this.sseRetryMs = positive('sseRetryMs', options.sseRetryMs, 1000, true);
     this.requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs, 60_000);
-    this.maxStreamBufferBytes = positive('maxStreamBufferBytes', options.maxStreamBufferBytes, 4 * 1024 * 1024);
+    this.maxStreamBufferBytes = positive(
+      'maxStreamBufferBytes',
+      options.maxStreamBufferBytes,
+      4 * 1024 * 1024,
+    );
     const set = (name: string, value: readonly string[] | 'any' | undefined) => {
       if (value === undefined || value === 'any') return value;
-      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new InvalidOptionError(name, 'must be an array of strings or "any"');
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))
+        throw new InvalidOptionError(name, 'must be an array of strings or "any"');
       return new Set(value.map((v) => v.toLowerCase()));
     };
     this.allowedHosts = set('allowedHosts', options.allowedHosts);
     this.allowedOrigins = set('allowedOrigins', options.allowedOrigins);
     if (options.legacy !== false) {
-      const sessionOptions: ConstructorParameters<typeof SessionManager>[0] = { bus: server.bus, logger: server.logger };
-      if (options.sessionIdleTimeoutMs !== undefined) sessionOptions.idleTimeoutMs = options.sessionIdleTimeoutMs;
+      const sessionOptions: ConstructorParameters<typeof SessionManager>[0] = {
+        bus: server.bus,
+        logger: server.logger,
+      };
+      if (options.sessionIdleTimeoutMs !== undefined)
+        sessionOptions.idleTimeoutMs = options.sessionIdleTimeoutMs;
       if (options.maxSessions !== undefined) sessionOptions.maxSessions = options.maxSessions;
       if (options.eventStore !== undefined) sessionOptions.eventStore = options.eventStore;
       const shared = this.sharedSessions(options);
@@ -199,7 +222,8 @@ export class StreamableHttpHandler {
       if (!registered || options.eventStore === undefined) return registered;
       return { ...registered, eventStore: options.eventStore as EventStore };
     }
-    if (store === undefined || router === undefined) throw new InvalidOptionError('sessionStore', 'give sessionStore and sessionRouter together');
+    if (store === undefined || router === undefined)
+      throw new InvalidOptionError('sessionStore', 'give sessionStore and sessionRouter together');
     return { store, router, eventStore: options.eventStore as EventStore };
   }
 
@@ -213,7 +237,11 @@ export class StreamableHttpHandler {
           if (auth) io.auth = auth;
         } catch (err) {
           if (err instanceof HttpError) {
-            io.respond(err.status, { ...JSON_HEADERS, ...err.headers }, JSON.stringify(errorResponse(null, err.code, err.message)));
+            io.respond(
+              err.status,
+              { ...JSON_HEADERS, ...err.headers },
+              JSON.stringify(errorResponse(null, err.code, err.message)),
+            );
             return;
           }
           throw err;
@@ -227,29 +255,59 @@ export class StreamableHttpHandler {
         case 'DELETE':
           return await this.delete(io);
         default:
-          io.respond(405, { ...JSON_HEADERS, allow: 'GET, POST, DELETE' }, JSON.stringify(errorResponse(null, ErrorCode.InvalidRequest, 'Method not allowed')));
+          io.respond(
+            405,
+            { ...JSON_HEADERS, allow: 'GET, POST, DELETE' },
+            JSON.stringify(errorResponse(null, ErrorCode.InvalidRequest, 'Method not allowed')),
+          );
       }
     } catch (err) {
       const code = (err as NodeJS.ErrnoException)?.code;
       // A client that hung up mid-request is not a server failure.
-      if ((err as Error)?.message === 'request aborted' || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE') {
+      if (
+        (err as Error)?.message === 'request aborted' ||
+        code === 'ECONNRESET' ||
+        code === 'ERR_STREAM_PREMATURE_CLOSE'
+      ) {
         this.server.logger.debug({ err: (err as Error).message }, 'client went away mid-request');
         return;
       }
       this.server.logger.error({ err }, 'HTTP handler failed');
-      if (!io.responded) io.respond(500, JSON_HEADERS, JSON.stringify(errorResponse(null, ErrorCode.InternalError, 'Internal error')));
+      if (!io.responded)
+        io.respond(
+          500,
+          JSON_HEADERS,
+          JSON.stringify(errorResponse(null, ErrorCode.InternalError, 'Internal error')),
+        );
     }
   }
 
-  private fail(io: HttpIO, status: number, code: number, message: string, id: RequestId | null = null, headers: Headers = {}, data?: unknown): void {
-    io.respond(status, { ...JSON_HEADERS, ...headers }, JSON.stringify(errorResponse(id, code, message, data)));
+  private fail(
+    io: HttpIO,
+    status: number,
+    code: number,
+    message: string,
+    id: RequestId | null = null,
+    headers: Headers = {},
+    data?: unknown,
+  ): void {
+    io.respond(
+      status,
+      { ...JSON_HEADERS, ...headers },
+      JSON.stringify(errorResponse(id, code, message, data)),
+    );
   }
 
   /** 503 for a shared session that cannot be served now (store down, replica full); rethrows anything else. */
   unavailable(io: HttpIO, err: unknown, id: RequestId | null = null): void {
     if (!(err instanceof SessionUnavailableError)) throw err;
-    this.server.logger.warn({ err: err.message, cause: (err.cause as Error | undefined)?.message }, 'session unavailable');
-    this.fail(io, 503, ErrorCode.InternalError, `Service Unavailable: ${err.message}`, id, { 'retry-after': String(err.retryAfterSecs) });
+    this.server.logger.warn(
+      { err: err.message, cause: (err.cause as Error | undefined)?.message },
+      'session unavailable',
+    );
+    this.fail(io, 503, ErrorCode.InternalError, `Service Unavailable: ${err.message}`, id, {
+      'retry-after': String(err.retryAfterSecs),
+    });
   }
 
   /** The session named by a legacy request: the local one, or (shared sessions) read from the store. */
@@ -268,7 +326,12 @@ export class StreamableHttpHandler {
           ? name !== undefined && this.allowedHosts.has(name)
           : !isLoopbackAddress(io.localAddress) || (name !== undefined && LOOPBACK_HOSTS.has(name));
       if (!allowed) {
-        this.fail(io, 403, ErrorCode.InvalidRequest, `Forbidden: Host ${JSON.stringify(host ?? '')} is not allowed`);
+        this.fail(
+          io,
+          403,
+          ErrorCode.InvalidRequest,
+          `Forbidden: Host ${JSON.stringify(host ?? '')} is not allowed`,
+        );
         return false;
       }
     }
@@ -280,13 +343,21 @@ export class StreamableHttpHandler {
         try {
           const originHost = new URL(origin).hostname.toLowerCase();
           const hostName = host === undefined ? undefined : hostnameOf(host).replace(/^\[|\]$/g, '');
-          ok = originHost === hostName || LOOPBACK_HOSTS.has(originHost) || LOOPBACK_HOSTS.has(`[${originHost}]`);
+          ok =
+            originHost === hostName ||
+            LOOPBACK_HOSTS.has(originHost) ||
+            LOOPBACK_HOSTS.has(`[${originHost}]`);
         } catch {
           ok = false;
         }
       }
       if (!ok) {
-        this.fail(io, 403, ErrorCode.InvalidRequest, `Forbidden: Origin ${JSON.stringify(origin)} is not allowed`);
+        this.fail(
+          io,
+          403,
+          ErrorCode.InvalidRequest,
+          `Forbidden: Origin ${JSON.stringify(origin)} is not allowed`,
+        );
         return false;
       }
     }
@@ -305,15 +376,35 @@ export class StreamableHttpHandler {
   private async post(io: HttpIO): Promise<void> {
     const contentType = io.header('content-type');
     if (contentType === undefined || !contentType.toLowerCase().includes('application/json')) {
-      return this.fail(io, 415, ErrorCode.InvalidRequest, 'Unsupported Media Type: Content-Type must be application/json');
+      return this.fail(
+        io,
+        415,
+        ErrorCode.InvalidRequest,
+        'Unsupported Media Type: Content-Type must be application/json',
+      );
     }
     const accept = io.header('accept');
-    if (accept !== undefined && !/application\/json|text\/event-stream|\*\/\*|application\/\*/i.test(accept)) {
-      return this.fail(io, 406, ErrorCode.InvalidRequest, 'Not Acceptable: client must accept application/json and text/event-stream');
+    if (
+      accept !== undefined &&
+      !/application\/json|text\/event-stream|\*\/\*|application\/\*/i.test(accept)
+    ) {
+      return this.fail(
+        io,
+        406,
+        ErrorCode.InvalidRequest,
+        'Not Acceptable: client must accept application/json and text/event-stream',
+      );
     }
     const text = await io.readBody(this.maxBodyBytes);
     if (text === null) {
-      return this.fail(io, 413, ErrorCode.InvalidRequest, `Payload Too Large: body exceeds ${this.maxBodyBytes} bytes`, null, { connection: 'close' });
+      return this.fail(
+        io,
+        413,
+        ErrorCode.InvalidRequest,
+        `Payload Too Large: body exceeds ${this.maxBodyBytes} bytes`,
+        null,
+        { connection: 'close' },
+      );
     }
     const parsed = parseJson(text, this.maxJsonDepth);
     if (!parsed.ok) return io.respond(400, JSON_HEADERS, JSON.stringify(parsed.error));
@@ -339,16 +430,35 @@ export class StreamableHttpHandler {
     if (session) {
       const version = io.header('mcp-protocol-version');
       if (version !== undefined && !isSupportedVersion(version)) {
-        return this.fail(io, 400, ErrorCode.InvalidRequest, `Bad Request: Unsupported protocol version ${version}`, isRequest(message) ? message.id : null);
+        return this.fail(
+          io,
+          400,
+          ErrorCode.InvalidRequest,
+          `Bad Request: Unsupported protocol version ${version}`,
+          isRequest(message) ? message.id : null,
+        );
       }
       return this.legacyMessage(io, session, message);
     }
-    if (this.isModernBody(message) || io.header('mcp-protocol-version') === LATEST_PROTOCOL_VERSION) return this.modernMessage(io, message);
+    if (this.isModernBody(message) || io.header('mcp-protocol-version') === LATEST_PROTOCOL_VERSION)
+      return this.modernMessage(io, message);
     if (isRequest(message) && message.method === 'initialize') return this.initialize(io, message);
-    if (!('method' in message)) return this.fail(io, 400, ErrorCode.InvalidRequest, 'Bad Request: unexpected JSON-RPC response without a session');
+    if (!('method' in message))
+      return this.fail(
+        io,
+        400,
+        ErrorCode.InvalidRequest,
+        'Bad Request: unexpected JSON-RPC response without a session',
+      );
     if (!isRequest(message)) return io.respond(202, {});
     if (message.method === 'ping') return void (await this.serve(io, message, undefined, false));
-    return this.fail(io, 400, -32000, 'Bad Request: Mcp-Session-Id header is required (send initialize first), or use protocol 2026-07-28', message.id);
+    return this.fail(
+      io,
+      400,
+      -32000,
+      'Bad Request: Mcp-Session-Id header is required (send initialize first), or use protocol 2026-07-28',
+      message.id,
+    );
   }
 
   private isModernBody(value: unknown): boolean {
@@ -359,7 +469,13 @@ export class StreamableHttpHandler {
   }
 
   private modernMessage(io: HttpIO, message: JsonRpcMessage): void | Promise<void> {
-    if (!('method' in message)) return this.fail(io, 400, ErrorCode.InvalidRequest, 'Bad Request: clients must not send responses in 2026-07-28');
+    if (!('method' in message))
+      return this.fail(
+        io,
+        400,
+        ErrorCode.InvalidRequest,
+        'Bad Request: clients must not send responses in 2026-07-28',
+      );
     if (!isRequest(message)) {
       this.server.handleNotification(message, this.notificationExchange(io, undefined));
       return io.respond(202, {});
@@ -368,11 +484,19 @@ export class StreamableHttpHandler {
     const bodyVersion = getMeta(params)?.[META.protocolVersion];
     const headerVersion = io.header('mcp-protocol-version');
     try {
-      if (headerVersion === undefined) throw new McpError(ErrorCode.HeaderMismatch, 'Header mismatch: required header MCP-Protocol-Version is missing');
+      if (headerVersion === undefined)
+        throw new McpError(
+          ErrorCode.HeaderMismatch,
+          'Header mismatch: required header MCP-Protocol-Version is missing',
+        );
       if (bodyVersion !== undefined && headerVersion !== bodyVersion) {
-        throw new McpError(ErrorCode.HeaderMismatch, `Header mismatch: MCP-Protocol-Version header value '${headerVersion}' does not match body value '${String(bodyVersion)}'`);
+        throw new McpError(
+          ErrorCode.HeaderMismatch,
+          `Header mismatch: MCP-Protocol-Version header value '${headerVersion}' does not match body value '${String(bodyVersion)}'`,
+        );
       }
-      if (bodyVersion === LATEST_PROTOCOL_VERSION) validateMirroredHeaders(io, message.method, params, (name) => this.server.tools.get(name));
+      if (bodyVersion === LATEST_PROTOCOL_VERSION)
+        validateMirroredHeaders(io, message.method, params, (name) => this.server.tools.get(name));
     } catch (err) {
       const wire = toWireError(err);
       return this.fail(io, 400, wire.code, wire.message, message.id);
@@ -381,18 +505,39 @@ export class StreamableHttpHandler {
   }
 
   private async initialize(io: HttpIO, request: JsonRpcRequest): Promise<void> {
-    if (!this.sessions) return this.fail(io, 400, ErrorCode.InvalidRequest, 'Legacy sessions are disabled on this server: use protocol 2026-07-28', request.id);
-    if (this.closing) return this.fail(io, 503, ErrorCode.InternalError, 'Server is shutting down', request.id, { 'retry-after': '1' });
+    if (!this.sessions)
+      return this.fail(
+        io,
+        400,
+        ErrorCode.InvalidRequest,
+        'Legacy sessions are disabled on this server: use protocol 2026-07-28',
+        request.id,
+      );
+    if (this.closing)
+      return this.fail(io, 503, ErrorCode.InternalError, 'Server is shutting down', request.id, {
+        'retry-after': '1',
+      });
     const session = this.sessions.create();
     if (!session) {
-      return this.fail(io, 503, ErrorCode.InternalError, `Too many sessions (max ${this.sessions.maxSessions})`, request.id, { 'retry-after': '5' });
+      return this.fail(
+        io,
+        503,
+        ErrorCode.InternalError,
+        `Too many sessions (max ${this.sessions.maxSessions})`,
+        request.id,
+        { 'retry-after': '5' },
+      );
     }
     if (this.sessions.shared) {
       try {
         await this.sessions.share(session);
       } catch (err) {
         this.sessions.delete(session.id);
-        return this.unavailable(io, new SessionUnavailableError('Session router unavailable', 1, { cause: err }), request.id);
+        return this.unavailable(
+          io,
+          new SessionUnavailableError('Session router unavailable', 1, { cause: err }),
+          request.id,
+        );
       }
     } else {
       session.detach = this.server.attachSession(session);
@@ -429,13 +574,19 @@ export class StreamableHttpHandler {
       if (sessions.shared) await sessions.persist(session);
       return io.respond(202, {});
     }
-    if (message.method === 'initialize') return this.fail(io, 400, ErrorCode.InvalidRequest, 'Session already initialized', message.id);
+    if (message.method === 'initialize')
+      return this.fail(io, 400, ErrorCode.InvalidRequest, 'Session already initialized', message.id);
     return this.serve(io, message, session, false).then(() => {});
   }
 
   private async batch(io: HttpIO, values: unknown[], session: HttpSession | undefined): Promise<void> {
     if (!session || !allowsBatch(session.protocolVersion) || values.length === 0 || values.length > 100) {
-      return this.fail(io, 400, ErrorCode.InvalidRequest, 'Invalid Request: JSON-RPC batches are only accepted in 2025-03-26 sessions (max 100)');
+      return this.fail(
+        io,
+        400,
+        ErrorCode.InvalidRequest,
+        'Invalid Request: JSON-RPC batches are only accepted in 2025-03-26 sessions (max 100)',
+      );
     }
     const replies: JsonRpcMessage[] = [];
     await Promise.all(
@@ -444,11 +595,15 @@ export class StreamableHttpHandler {
         if (!checked.ok) return void replies.push(checked.error);
         const message = checked.message;
         if (isResponse(message)) return void session.deliverResponse(message as JsonRpcResponse);
-        if (!isRequest(message)) return this.server.handleNotification(message, this.notificationExchange(io, session));
+        if (!isRequest(message))
+          return this.server.handleNotification(message, this.notificationExchange(io, session));
         const controller = new AbortController();
         session.inflight.set(message.id, controller);
         try {
-          const result = await this.server.handle(message, this.batchExchange(io, session, controller.signal));
+          const result = await this.server.handle(
+            message,
+            this.batchExchange(io, session, controller.signal),
+          );
           replies.push({ jsonrpc: '2.0', id: message.id, result });
         } catch (err) {
           replies.push(errorResponseFrom(message.id, toWireError(err, this.server.exposeInternalErrors)));
@@ -469,7 +624,8 @@ export class StreamableHttpHandler {
       info: this.info(io),
       session,
       notify: async (method, params) => session.notify(method, params),
-      request: (method, params, sig) => session.request(method, params, (m) => session.sendStandalone(m), sig, this.requestTimeoutMs),
+      request: (method, params, sig) =>
+        session.request(method, params, (m) => session.sendStandalone(m), sig, this.requestTimeoutMs),
     };
   }
 
@@ -478,13 +634,32 @@ export class StreamableHttpHandler {
   }
 
   /** Runs one request and answers it as JSON, or as SSE once the handler sends something first. */
-  private async serve(io: HttpIO, request: JsonRpcRequest, session: HttpSession | undefined, modern: boolean, extraHeaders?: Headers): Promise<boolean> {
+  private async serve(
+    io: HttpIO,
+    request: JsonRpcRequest,
+    session: HttpSession | undefined,
+    modern: boolean,
+    extraHeaders?: Headers,
+  ): Promise<boolean> {
     const exchange = new PostExchange(this, io, request.id, session, modern, extraHeaders);
     try {
       const result = await this.server.handle(request, exchange);
       // Shared sessions: state changes reach the store before the client can act on the response.
-      if (session && this.sessions?.shared && !(await this.sessions.persist(session)) && request.method === 'initialize') {
-        exchange.finish(errorResponse(request.id, ErrorCode.InternalError, 'Service Unavailable: session store unavailable'), 503, { 'retry-after': '1' });
+      if (
+        session &&
+        this.sessions?.shared &&
+        !(await this.sessions.persist(session)) &&
+        request.method === 'initialize'
+      ) {
+        exchange.finish(
+          errorResponse(
+            request.id,
+            ErrorCode.InternalError,
+            'Service Unavailable: session store unavailable',
+          ),
+          503,
+          { 'retry-after': '1' },
+        );
         return false;
       }
       // A legacy request the client cancelled gets no response, even if its handler produced one.
@@ -501,12 +676,17 @@ export class StreamableHttpHandler {
         return false;
       }
       const wire = toWireError(err, this.server.exposeInternalErrors);
-      if (!(err instanceof McpError)) this.server.logger.error({ err, method: request.method }, 'request failed');
+      if (!(err instanceof McpError))
+        this.server.logger.error({ err, method: request.method }, 'request failed');
       const challenge = this.options.errorChallenge?.(wire, io.auth);
-      exchange.finish(errorResponseFrom(request.id, wire), challenge?.status ?? statusFor(wire.code, modern), {
-        ...rateLimitHeaders(wire),
-        ...challenge?.headers,
-      });
+      exchange.finish(
+        errorResponseFrom(request.id, wire),
+        challenge?.status ?? statusFor(wire.code, modern),
+        {
+          ...rateLimitHeaders(wire),
+          ...challenge?.headers,
+        },
+      );
       return false;
     } finally {
       exchange.dispose();
@@ -518,11 +698,23 @@ export class StreamableHttpHandler {
   private async get(io: HttpIO): Promise<void> {
     const sessionId = io.header('mcp-session-id');
     if (!this.sessions || sessionId === undefined) {
-      return this.fail(io, 405, ErrorCode.InvalidRequest, 'Method Not Allowed: GET needs a legacy session; 2026-07-28 uses subscriptions/listen', null, { allow: 'POST' });
+      return this.fail(
+        io,
+        405,
+        ErrorCode.InvalidRequest,
+        'Method Not Allowed: GET needs a legacy session; 2026-07-28 uses subscriptions/listen',
+        null,
+        { allow: 'POST' },
+      );
     }
     const accept = io.header('accept');
     if (accept !== undefined && !/text\/event-stream|\*\/\*/i.test(accept)) {
-      return this.fail(io, 406, ErrorCode.InvalidRequest, 'Not Acceptable: GET requires Accept: text/event-stream');
+      return this.fail(
+        io,
+        406,
+        ErrorCode.InvalidRequest,
+        'Not Acceptable: GET requires Accept: text/event-stream',
+      );
     }
     let session: HttpSession | undefined;
     try {
@@ -537,7 +729,8 @@ export class StreamableHttpHandler {
     if (session.standalone && !session.standalone.closed) {
       return this.fail(io, 409, ErrorCode.InvalidRequest, 'Conflict: only one GET stream per session');
     }
-    if (store?.subscribe) return tailStream(this, io, session, store, session.standaloneStreamId, undefined, []);
+    if (store?.subscribe)
+      return tailStream(this, io, session, store, session.standaloneStreamId, undefined, []);
     const stream = this.openStream(io, {}, true);
     session.standalone = stream;
     if (store) stream.prime(`${session.standaloneStreamId}_0`);
@@ -546,7 +739,14 @@ export class StreamableHttpHandler {
   private async delete(io: HttpIO): Promise<void> {
     const sessionId = io.header('mcp-session-id');
     if (!this.sessions || sessionId === undefined) {
-      return this.fail(io, 405, ErrorCode.InvalidRequest, 'Method Not Allowed: DELETE needs a legacy session', null, { allow: 'POST' });
+      return this.fail(
+        io,
+        405,
+        ErrorCode.InvalidRequest,
+        'Method Not Allowed: DELETE needs a legacy session',
+        null,
+        { allow: 'POST' },
+      );
     }
     let ended: boolean;
     try {
@@ -562,7 +762,10 @@ export class StreamableHttpHandler {
 
   openStream(io: HttpIO, headers: Headers, resumable: boolean): SseStream {
     const sink = io.startStream(200, { ...SSE_HEADERS, ...headers });
-    const options: ConstructorParameters<typeof SseStream>[1] = { keepAliveMs: this.keepAliveMs, maxBufferedBytes: this.maxStreamBufferBytes };
+    const options: ConstructorParameters<typeof SseStream>[1] = {
+      keepAliveMs: this.keepAliveMs,
+      maxBufferedBytes: this.maxStreamBufferBytes,
+    };
     if (resumable) options.retryMs = this.sseRetryMs;
     const stream = new SseStream(sink, options);
     this.openStreams.add(stream);
@@ -606,6 +809,10 @@ export class StreamableHttpHandler {
   }
 
   get stats() {
-    return { sessions: this.sessions?.size ?? 0, streams: this.openStreams.size, liveRequests: this.liveStreams.size };
+    return {
+      sessions: this.sessions?.size ?? 0,
+      streams: this.openStreams.size,
+      liveRequests: this.liveStreams.size,
+    };
   }
 }

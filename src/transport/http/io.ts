@@ -124,7 +124,11 @@ export class NodeIO implements HttpIO {
         if (done) return;
         done = true;
         cleanup();
-        resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks, size).toString('utf8'));
+        resolve(
+          chunks.length === 1
+            ? (chunks[0] as Buffer).toString('utf8')
+            : Buffer.concat(chunks, size).toString('utf8'),
+        );
       };
       const onError = (err: Error) => {
         if (done) return;

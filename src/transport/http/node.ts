@@ -28,9 +28,14 @@ function pathOf(url: string | undefined): string {
  */
 export function createNodeListener(server: McpServer, options: NodeHandlerOptions = {}): NodeListener {
   const path = options.path ?? '/mcp';
-  if (typeof path !== 'string' || !path.startsWith('/')) throw new InvalidOptionError('path', 'must start with "/"');
+  if (typeof path !== 'string' || !path.startsWith('/'))
+    throw new InvalidOptionError('path', 'must start with "/"');
   const handler = new StreamableHttpHandler(server, options);
-  const listener = (req: IncomingMessage & { auth?: AuthInfo; body?: unknown }, res: ServerResponse, next?: (err?: unknown) => void) => {
+  const listener = (
+    req: IncomingMessage & { auth?: AuthInfo; body?: unknown },
+    res: ServerResponse,
+    next?: (err?: unknown) => void,
+  ) => {
     if (pathOf(req.url) !== path) {
       if (next) return next();
       res.writeHead(404, { 'content-type': 'application/json' });

@@ -169,10 +169,12 @@ export class HttpSession implements LegacySession {
       return;
     }
     stored.catch(() => {});
-    this.outbox = (this.outbox ?? Promise.resolve()).then(() => stored).then(
-      (id) => deliver(id, false),
-      () => deliver(undefined, true),
-    );
+    this.outbox = (this.outbox ?? Promise.resolve())
+      .then(() => stored)
+      .then(
+        (id) => deliver(id, false),
+        () => deliver(undefined, true),
+      );
   }
 
   /** A server-to-client request; `send` puts it on a stream (the related POST's, or the GET stream). */
@@ -186,7 +188,10 @@ export class HttpSession implements LegacySession {
     if (this.closed) return Promise.reject(new ConnectionClosedError('Session closed'));
     const id = `s${this.nextId++}${this.requestIdSuffix}`;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => finish(() => reject(new RequestTimeoutError(method, timeoutMs))), timeoutMs);
+      const timer = setTimeout(
+        () => finish(() => reject(new RequestTimeoutError(method, timeoutMs))),
+        timeoutMs,
+      );
       timer.unref?.();
       const onAbort = () => {
         finish(() => reject(new RequestCancelledError(signal.reason)));
@@ -294,19 +299,28 @@ export class SessionManager {
   constructor(options: SessionManagerOptions = {}) {
     this.idleTimeoutMs = options.idleTimeoutMs ?? 600_000;
     this.maxSessions = options.maxSessions ?? 10_000;
-    if (!Number.isFinite(this.idleTimeoutMs) || this.idleTimeoutMs <= 0) throw new InvalidOptionError('sessionIdleTimeoutMs', 'must be a positive number');
-    if (!Number.isSafeInteger(this.maxSessions) || this.maxSessions < 1) throw new InvalidOptionError('maxSessions', 'must be a positive integer');
+    if (!Number.isFinite(this.idleTimeoutMs) || this.idleTimeoutMs <= 0)
+      throw new InvalidOptionError('sessionIdleTimeoutMs', 'must be a positive number');
+    if (!Number.isSafeInteger(this.maxSessions) || this.maxSessions < 1)
+      throw new InvalidOptionError('maxSessions', 'must be a positive integer');
     const shared = options.shared;
     if (shared) {
       if (typeof shared.store?.load !== 'function' || typeof shared.router?.listen !== 'function') {
-        throw new InvalidOptionError('sessionStore', 'shared sessions need both a session store and a session router');
+        throw new InvalidOptionError(
+          'sessionStore',
+          'shared sessions need both a session store and a session router',
+        );
       }
       if (options.eventStore === false || typeof shared.eventStore?.subscribe !== 'function') {
-        throw new InvalidOptionError('eventStore', 'shared sessions need an event store with subscribe() (e.g. RedisEventStore)');
+        throw new InvalidOptionError(
+          'eventStore',
+          'shared sessions need an event store with subscribe() (e.g. RedisEventStore)',
+        );
       }
       this.eventStore = shared.eventStore;
     } else {
-      this.eventStore = options.eventStore === false ? undefined : (options.eventStore ?? new MemoryEventStore(200, 20_000));
+      this.eventStore =
+        options.eventStore === false ? undefined : (options.eventStore ?? new MemoryEventStore(200, 20_000));
     }
     this.store = shared?.store;
     this.router = shared?.router;
@@ -345,7 +359,11 @@ export class SessionManager {
       if (this.sessions.size >= this.maxSessions) return undefined;
     }
     // 128 bits from the CSPRNG, URL-safe and visible-ASCII as the spec requires.
-    const session = new HttpSession(randomBytes(16).toString('base64url'), this.eventStore, this.requestIdSuffix);
+    const session = new HttpSession(
+      randomBytes(16).toString('base64url'),
+      this.eventStore,
+      this.requestIdSuffix,
+    );
     this.sessions.set(session.id, session);
     return session;
   }
@@ -382,7 +400,11 @@ export class SessionManager {
       const notification = sessionNotification(event, session.subscriptions);
       if (!notification) return;
       // Every replica holding a copy hears the event; the shared key lets only the first append it.
-      const message: JsonRpcMessage = { jsonrpc: '2.0', method: notification.method, params: notification.params };
+      const message: JsonRpcMessage = {
+        jsonrpc: '2.0',
+        method: notification.method,
+        params: notification.params,
+      };
       session.sendStandalone(message, event.id === undefined ? undefined : `bus:${event.id}`);
     });
     session.detach = () => {
@@ -431,7 +453,8 @@ export class SessionManager {
   private async hydrate(id: string, record: SessionRecord): Promise<HttpSession | undefined> {
     if (this.sessions.size >= this.maxSessions) {
       this.reap();
-      if (this.sessions.size >= this.maxSessions) throw new SessionUnavailableError(`Too many sessions on this replica (max ${this.maxSessions})`, 5);
+      if (this.sessions.size >= this.maxSessions)
+        throw new SessionUnavailableError(`Too many sessions on this replica (max ${this.maxSessions})`, 5);
     }
     const session = new HttpSession(id, this.eventStore, this.requestIdSuffix);
     session.apply(record);
@@ -460,7 +483,10 @@ export class SessionManager {
     try {
       await store.save(session.id, record, this.idleTimeoutMs);
     } catch (err) {
-      this.logger.warn({ err: errorMessage(err), session: session.id }, 'session store write failed; state kept on this replica');
+      this.logger.warn(
+        { err: errorMessage(err), session: session.id },
+        'session store write failed; state kept on this replica',
+      );
       return false;
     }
     session.persisted = json;
@@ -494,7 +520,10 @@ export class SessionManager {
 
   /** notifications/cancelled for a request this replica is not running. */
   routeCancel(session: HttpSession, requestId: RequestId, reason: unknown): void {
-    this.signal(session.id, reason === undefined ? { type: 'cancel', requestId } : { type: 'cancel', requestId, reason });
+    this.signal(
+      session.id,
+      reason === undefined ? { type: 'cancel', requestId } : { type: 'cancel', requestId, reason },
+    );
   }
 
   /** The client opened its GET stream here: other replicas close theirs. */
@@ -507,7 +536,14 @@ export class SessionManager {
   }
 
   private signal(id: string, signal: SessionSignal): void {
-    this.router?.send(id, signal).catch((err: unknown) => this.logger.warn({ err: errorMessage(err), session: id, signal: signal.type }, 'session signal not sent'));
+    this.router
+      ?.send(id, signal)
+      .catch((err: unknown) =>
+        this.logger.warn(
+          { err: errorMessage(err), session: id, signal: signal.type },
+          'session signal not sent',
+        ),
+      );
   }
 
   private onSignal(session: HttpSession, signal: SessionSignal): void {
@@ -549,7 +585,11 @@ export class SessionManager {
       }
     }
     if (this.store && busy.length > 0) {
-      this.store.touch(busy, this.idleTimeoutMs).catch((err: unknown) => this.logger.warn({ err: errorMessage(err) }, 'session expiry refresh failed'));
+      this.store
+        .touch(busy, this.idleTimeoutMs)
+        .catch((err: unknown) =>
+          this.logger.warn({ err: errorMessage(err) }, 'session expiry refresh failed'),
+        );
     }
     return reaped;
   }

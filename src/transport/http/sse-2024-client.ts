@@ -16,7 +16,11 @@ export class LegacySseClientTransport implements Transport {
 
   constructor(
     url: string | URL,
-    private readonly options: { headers?: Record<string, string>; fetch?: typeof fetch; connectTimeoutMs?: number } = {},
+    private readonly options: {
+      headers?: Record<string, string>;
+      fetch?: typeof fetch;
+      connectTimeoutMs?: number;
+    } = {},
   ) {
     try {
       this.url = new URL(url);
@@ -27,7 +31,10 @@ export class LegacySseClientTransport implements Transport {
 
   async start(): Promise<void> {
     const fetchImpl = this.options.fetch ?? fetch;
-    const response = await fetchImpl(this.url, { headers: { accept: 'text/event-stream', ...this.options.headers }, signal: this.controller.signal });
+    const response = await fetchImpl(this.url, {
+      headers: { accept: 'text/event-stream', ...this.options.headers },
+      signal: this.controller.signal,
+    });
     if (!response.ok || !response.body) throw new Error(`SSE connection failed: HTTP ${response.status}`);
     let resolveEndpoint!: () => void;
     const endpointReady = new Promise<void>((resolve) => {

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, InvalidOptionError } from '../../protocol/errors.js';
-import { DEFAULT_MAX_JSON_DEPTH, type JsonRpcMessage, errorResponse, parseJson } from '../../protocol/jsonrpc.js';
+import {
+  DEFAULT_MAX_JSON_DEPTH,
+  type JsonRpcMessage,
+  errorResponse,
+  parseJson,
+} from '../../protocol/jsonrpc.js';
 import type { ServerConnection } from '../../server/connection.js';
 import type { McpServer } from '../../server/server.js';
 import type { MessageInfo, Transport } from '../types.js';
@@ -65,8 +70,10 @@ export function createLegacySseListener(server: McpServer, options: LegacySseOpt
   const messagesPath = options.messagesPath ?? '/messages';
   const maxConnections = options.maxConnections ?? 1000;
   const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
-  if (!ssePath.startsWith('/') || !messagesPath.startsWith('/')) throw new InvalidOptionError('ssePath', 'paths must start with "/"');
-  if (!Number.isSafeInteger(maxConnections) || maxConnections < 1) throw new InvalidOptionError('maxConnections', 'must be a positive integer');
+  if (!ssePath.startsWith('/') || !messagesPath.startsWith('/'))
+    throw new InvalidOptionError('ssePath', 'paths must start with "/"');
+  if (!Number.isSafeInteger(maxConnections) || maxConnections < 1)
+    throw new InvalidOptionError('maxConnections', 'must be a positive integer');
   const connections = new Map<string, { transport: SseConnectionTransport; connection: ServerConnection }>();
 
   const json = (res: ServerResponse, status: number, body: unknown) => {
@@ -76,9 +83,14 @@ export function createLegacySseListener(server: McpServer, options: LegacySseOpt
   const listener = (req: IncomingMessage, res: ServerResponse, next?: () => void): void => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === ssePath && req.method === 'GET') {
-      if (connections.size >= maxConnections) return json(res, 503, errorResponse(null, ErrorCode.InternalError, 'Too many SSE connections'));
+      if (connections.size >= maxConnections) {
+        json(res, 503, errorResponse(null, ErrorCode.InternalError, 'Too many SSE connections'));
+        return;
+      }
       const io = new NodeIO(req, res);
-      const stream = new SseStream(io.startStream(200, { ...SSE_HEADERS }), { keepAliveMs: options.keepAliveMs ?? 15_000 });
+      const stream = new SseStream(io.startStream(200, { ...SSE_HEADERS }), {
+        keepAliveMs: options.keepAliveMs ?? 15_000,
+      });
       const sessionId = randomBytes(16).toString('hex');
       const transport = new SseConnectionTransport(sessionId, stream);
       // The endpoint event is plain text, not JSON: old clients POST to this (relative) URI.
@@ -92,11 +104,15 @@ export function createLegacySseListener(server: McpServer, options: LegacySseOpt
     if (url.pathname === messagesPath && req.method === 'POST') {
       const sessionId = url.searchParams.get('sessionId') ?? '';
       const entry = connections.get(sessionId);
-      if (!entry) return json(res, 404, errorResponse(null, -32001, 'Session not found'));
+      if (!entry) {
+        json(res, 404, errorResponse(null, -32001, 'Session not found'));
+        return;
+      }
       const io = new NodeIO(req, res);
       void io.readBody(maxBodyBytes).then(
         (text) => {
-          if (text === null) return json(res, 413, errorResponse(null, ErrorCode.InvalidRequest, 'Payload Too Large'));
+          if (text === null)
+            return json(res, 413, errorResponse(null, ErrorCode.InvalidRequest, 'Payload Too Large'));
           const parsed = parseJson(text, DEFAULT_MAX_JSON_DEPTH);
           if (!parsed.ok) return json(res, 400, parsed.error);
           res.writeHead(202).end('Accepted');
@@ -108,7 +124,10 @@ export function createLegacySseListener(server: McpServer, options: LegacySseOpt
       );
       return;
     }
-    if (next) return next();
+    if (next) {
+      next();
+      return;
+    }
     json(res, 404, { error: 'not found' });
   };
   const api = Object.assign(listener, {

@@ -54,7 +54,10 @@ export class SseParser {
   }
 
   private line(line: string): void {
-    if (line === '') return this.dispatch();
+    if (line === '') {
+      this.dispatch();
+      return;
+    }
     if (line.charCodeAt(0) === 58 /* : */) return;
     const colon = line.indexOf(':');
     const field = colon < 0 ? line : line.slice(0, colon);
@@ -81,7 +84,12 @@ export class SseParser {
   private dispatch(): void {
     if (this.id !== undefined) this.lastEventId = this.id;
     if (this.data.length > 0) {
-      this.onEvent({ event: this.event || 'message', data: this.data.join('\n'), id: this.id, retry: this.retry });
+      this.onEvent({
+        event: this.event || 'message',
+        data: this.data.join('\n'),
+        id: this.id,
+        retry: this.retry,
+      });
     } else if (this.retry !== undefined) {
       this.onEvent({ event: '', data: '', id: this.id, retry: this.retry });
     }

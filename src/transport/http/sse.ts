@@ -58,7 +58,9 @@ export class SseStream {
   /** Writes one `message` event; `id` makes it resumable. Returns false if the stream is gone. */
   send(data: unknown, id?: string): boolean {
     const json = typeof data === 'string' ? data : JSON.stringify(data);
-    return this.raw(id === undefined ? `event: message\ndata: ${json}\n\n` : `id: ${id}\nevent: message\ndata: ${json}\n\n`);
+    return this.raw(
+      id === undefined ? `event: message\ndata: ${json}\n\n` : `id: ${id}\nevent: message\ndata: ${json}\n\n`,
+    );
   }
 
   /** A named event with raw (single-line) data, e.g. the 2024-11-05 `endpoint` event. */
@@ -68,7 +70,9 @@ export class SseStream {
 
   /** An event with an id and empty data: lets the client resume from here before anything else arrives. */
   prime(id: string): boolean {
-    return this.raw(this.retryMs === undefined ? `id: ${id}\ndata: \n\n` : `id: ${id}\nretry: ${this.retryMs}\ndata: \n\n`);
+    return this.raw(
+      this.retryMs === undefined ? `id: ${id}\ndata: \n\n` : `id: ${id}\nretry: ${this.retryMs}\ndata: \n\n`,
+    );
   }
 
   private raw(chunk: string): boolean {

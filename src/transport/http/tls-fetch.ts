@@ -35,7 +35,8 @@ export function spkiPin(cert: string | Buffer | Pick<PeerCertificate, 'raw'>): s
 export async function createTlsFetch(options: TlsFetchOptions): Promise<typeof fetch> {
   const pins = options.pins ?? [];
   for (const pin of pins) {
-    if (!/^sha256\/[A-Za-z0-9+/]{43}=$/.test(pin)) throw new InvalidOptionError('pins', `"${pin}" is not a sha256/<base64> SPKI pin`);
+    if (!/^sha256\/[A-Za-z0-9+/]{43}=$/.test(pin))
+      throw new InvalidOptionError('pins', `"${pin}" is not a sha256/<base64> SPKI pin`);
   }
   const undici = await import('undici');
   const connect: Record<string, unknown> = { minVersion: options.minVersion ?? 'TLSv1.2' };
@@ -53,6 +54,9 @@ export async function createTlsFetch(options: TlsFetchOptions): Promise<typeof f
   }
   const dispatcher = new undici.Agent({ connect });
   const tlsFetch = (input: string | URL | Request, init?: RequestInit) =>
-    undici.fetch(input as never, { ...(init as object), dispatcher } as never) as unknown as Promise<Response>;
+    undici.fetch(
+      input as never,
+      { ...(init as object), dispatcher } as never,
+    ) as unknown as Promise<Response>;
   return tlsFetch as typeof fetch;
 }

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import type { JsonRpcMessage } from '../../protocol/jsonrpc.js';
 import { InvalidOptionError } from '../../protocol/errors.js';
+import type { JsonRpcMessage } from '../../protocol/jsonrpc.js';
 import type { Transport } from '../types.js';
 import { DEFAULT_MAX_LINE_BYTES, LineFramer, frame } from './framer.js';
 
@@ -17,7 +17,17 @@ export interface StdioClientTransportOptions {
 }
 
 /** Env vars safe to pass to a child by default (the rest of the parent env may hold secrets). */
-const DEFAULT_ENV_KEYS = ['HOME', 'LOGNAME', 'PATH', 'SHELL', 'TERM', 'USER', 'LANG', 'TMPDIR', 'NODE_OPTIONS'];
+const DEFAULT_ENV_KEYS = [
+  'HOME',
+  'LOGNAME',
+  'PATH',
+  'SHELL',
+  'TERM',
+  'USER',
+  'LANG',
+  'TMPDIR',
+  'NODE_OPTIONS',
+];
 
 /** Launches an MCP server as a child process and speaks newline-delimited JSON-RPC over its stdio. */
 export class StdioClientTransport implements Transport {
@@ -90,7 +100,8 @@ export class StdioClientTransport implements Transport {
       else child.once('exit', () => resolve());
     });
     child.stdin?.end();
-    const waitOr = (ms: number) => Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(r, ms, false).unref())]);
+    const waitOr = (ms: number) =>
+      Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(r, ms, false).unref())]);
     if (!(await waitOr(grace))) {
       child.kill('SIGTERM');
       if (!(await waitOr(grace))) child.kill('SIGKILL');

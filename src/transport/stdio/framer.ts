@@ -1,5 +1,10 @@
-import { DEFAULT_MAX_JSON_DEPTH, type JsonRpcErrorResponse, errorResponse, parseJson } from '../../protocol/jsonrpc.js';
 import { ErrorCode } from '../../protocol/errors.js';
+import {
+  DEFAULT_MAX_JSON_DEPTH,
+  type JsonRpcErrorResponse,
+  errorResponse,
+  parseJson,
+} from '../../protocol/jsonrpc.js';
 
 export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
 
@@ -44,7 +49,9 @@ export class LineFramer {
       this.chunks = [];
       this.size = 0;
       this.discarding = !complete;
-      this.sink.error(errorResponse(null, ErrorCode.ParseError, `Message larger than ${this.maxLineBytes} bytes`));
+      this.sink.error(
+        errorResponse(null, ErrorCode.ParseError, `Message larger than ${this.maxLineBytes} bytes`),
+      );
       return;
     }
     if (!complete) {

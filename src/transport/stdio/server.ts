@@ -33,7 +33,8 @@ export class StdioServerTransport implements Transport {
     );
   }
 
-  private readonly onData = (chunk: Buffer | string) => this.framer.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  private readonly onData = (chunk: Buffer | string) =>
+    this.framer.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   private readonly onEnd = () => {
     this.framer.end();
     void this.close();
