@@ -16,6 +16,9 @@ export const META = {
 
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 
+/** RFC 9110 token: what an `x-mcp-header` annotation must be (it becomes `Mcp-Param-<token>`). */
+export const HEADER_TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 export interface RequestMeta {
   protocolVersion?: unknown;
   clientInfo?: Implementation;

@@ -3,7 +3,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { McpServer } from '../server/server.js';
-import { type NodeHandlerOptions, createNodeListener } from '../transport/http/node.js';
+import { type NodeHandlerOptions, createNodeListener, pathOf } from '../transport/http/node.js';
 import { type LegacySseOptions, createLegacySseListener } from '../transport/http/sse-2024.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { accessLog } from './access-log.js';
@@ -53,11 +53,6 @@ export interface ServeHandle {
 }
 
 const JSON_TYPE = { 'content-type': 'application/json', 'cache-control': 'no-store' };
-
-function pathOf(url: string | undefined): string {
-  const q = url?.indexOf('?') ?? -1;
-  return url === undefined ? '/' : q < 0 ? url : url.slice(0, q);
-}
 
 /**
  * Runs an McpServer in production: Streamable HTTP (both eras) plus /health, /ready and

@@ -1,4 +1,5 @@
 import { InvalidOptionError, InvalidParamsError } from '../protocol/errors.js';
+import { HEADER_TOKEN_RE } from '../protocol/meta.js';
 import type {
   Annotations,
   CallToolResult,
@@ -67,7 +68,6 @@ export interface RegisteredTool {
 }
 
 const NAME_RE = /^[A-Za-z0-9_.-]{1,128}$/;
-const HEADER_TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export function buildTool(
   name: string,

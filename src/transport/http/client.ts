@@ -6,9 +6,10 @@ import {
   errorResponse,
   parseJson,
 } from '../../protocol/jsonrpc.js';
+import { HEADER_TOKEN_RE } from '../../protocol/meta.js';
 import { LATEST_PROTOCOL_VERSION } from '../../protocol/versions.js';
 import type { Transport } from '../types.js';
-import { encodeHeaderValue } from './headers.js';
+import { NAMED, encodeHeaderValue } from './headers.js';
 import { SseParser } from './sse-parser.js';
 
 export interface StreamableHttpClientOptions {
@@ -24,16 +25,6 @@ export interface StreamableHttpClientOptions {
   reconnectDelayMs?: number;
   maxReconnects?: number;
 }
-
-const NAMED: Record<string, string> = {
-  'tools/call': 'name',
-  'prompts/get': 'name',
-  'resources/read': 'uri',
-  'tasks/get': 'taskId',
-  'tasks/update': 'taskId',
-  'tasks/cancel': 'taskId',
-};
-const HEADER_TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * The client end of Streamable HTTP for both eras: POSTs each message, reads JSON or SSE

@@ -32,7 +32,8 @@ export function encodeHeaderValue(value: string | number | boolean): string {
   return `${SENTINEL_PREFIX}${Buffer.from(text, 'utf8').toString('base64')}${SENTINEL_SUFFIX}`;
 }
 
-const NAMED: Record<string, 'name' | 'uri' | 'taskId'> = {
+/** Methods whose target is mirrored into `Mcp-Name`, and the params field it comes from. */
+export const NAMED: Record<string, 'name' | 'uri' | 'taskId'> = {
   'tools/call': 'name',
   'prompts/get': 'name',
   'resources/read': 'uri',

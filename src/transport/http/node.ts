@@ -16,7 +16,8 @@ export type NodeListener = ((
   next?: (err?: unknown) => void,
 ) => void) & { readonly handler: StreamableHttpHandler; readonly path: string };
 
-function pathOf(url: string | undefined): string {
+/** The path of a request URL, without the query. */
+export function pathOf(url: string | undefined): string {
   if (!url) return '/';
   const q = url.indexOf('?');
   return q < 0 ? url : url.slice(0, q);

@@ -8,6 +8,7 @@ import type { ServerConnection } from '../../server/connection.js';
 import type { McpServer } from '../../server/server.js';
 import { HttpError } from '../http/handler.js';
 import type { HttpIO } from '../http/io.js';
+import { pathOf } from '../http/node.js';
 import type { AuthInfo, MessageInfo } from '../types.js';
 import {
   type AllowList,
@@ -71,12 +72,6 @@ export interface WebSocketAttachOptions {
 }
 
 type AnyHttpServer = HttpServer | HttpsServer;
-
-function pathOf(url: string | undefined): string {
-  if (!url) return '/';
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
-}
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
